@@ -1,0 +1,2 @@
+class AccountError(Exception):
+    """A user-facing problem with an account operation; the message is shown as is."""

@@ -1,0 +1,17 @@
+"""Periodic jobs. Each entry runs once in the public schema and fans out one task per active vendor
+(see `tenancy.tasks.fan_out_to_vendors`), so every vendor's job runs in that vendor's schema."""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    "purge-expired-idempotency-records": {
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(minute=17),
+        "args": ("core.tasks.purge_expired_idempotency_records",),
+    },
+    "expire-stale-invitations": {
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(minute=23),
+        "args": ("accounts.tasks.expire_stale_invitations",),
+    },
+}

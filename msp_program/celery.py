@@ -1,0 +1,20 @@
+"""The Celery app: tenant-aware, so a task runs in the schema of the vendor that dispatched it."""
+
+import os
+
+from tenant_schemas_celery.app import CeleryApp as TenantAwareCeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "msp_program.settings.dev")
+
+app = TenantAwareCeleryApp("msp_program")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _beat_schedule() -> dict:
+    from .beat_schedule import BEAT_SCHEDULE
+
+    return BEAT_SCHEDULE
+
+
+app.conf.beat_schedule = _beat_schedule()

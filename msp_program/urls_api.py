@@ -1,0 +1,29 @@
+"""/api/v1/ — every app registers its resources here; the schema and docs describe them all."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from accounts.api.views import ApiKeyViewSet
+from core.api.audit import AuditEntryViewSet
+
+router = SimpleRouter()
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("audit-events", AuditEntryViewSet, basename="audit-event")
+
+app_name = "api"
+urlpatterns = [
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api:schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="docs",
+    ),
+    path("", include(router.urls)),
+]

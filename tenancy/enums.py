@@ -1,0 +1,6 @@
+from django.db import models
+
+
+class VendorStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
