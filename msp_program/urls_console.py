@@ -1,10 +1,14 @@
-"""/console/ — the vendor console. Each app adds its pages here."""
+"""/console/ — the vendor console. Each app contributes a list of patterns to this namespace."""
 
 from django.urls import path
 
+from accounts.urls_console import urlpatterns as accounts_patterns
+from core.urls_console import urlpatterns as core_patterns
 from core.views_shell import console_home
 
 app_name = "console"
 urlpatterns = [
     path("", console_home, name="home"),
+    *accounts_patterns,
+    *core_patterns,
 ]

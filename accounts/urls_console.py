@@ -1,0 +1,3 @@
+"""Console pages of the accounts app, mounted in the `console` namespace."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Console pages of core (the audit log), mounted in the `console` namespace."""
+
+urlpatterns: list = []
