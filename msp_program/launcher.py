@@ -59,7 +59,7 @@ class EmbeddedServices:
     def stop(self) -> None:
         if self._redis is not None:
             with contextlib.suppress(Exception):
-                self._redis.shutdown(save=True, now=True)
+                self._redis._cleanup()  # saves the data file, then stops the server it started
             self._redis = None
         if self._pg is not None:
             with contextlib.suppress(Exception):

@@ -4,6 +4,7 @@ See `.env.example` for the variables and `docs/operations.md` for what they do.
 """
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 
@@ -111,6 +112,8 @@ WSGI_APPLICATION = "msp_program.wsgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/msp_program")
 }
+# A unix-socket directory may be given URL-encoded as the host (the embedded server does so).
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
 DATABASES["default"]["ENGINE"] = "tenancy.db_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
