@@ -2,6 +2,7 @@
 
 import os
 
+from celery.signals import setup_logging
 from tenant_schemas_celery.app import CeleryApp as TenantAwareCeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "msp_program.settings.dev")
@@ -9,6 +10,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "msp_program.settings.dev")
 app = TenantAwareCeleryApp("msp_program")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _use_django_logging(**kwargs) -> None:
+    """Workers and beat log through settings.LOGGING (JSON lines), not Celery's own format."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
 
 
 def _beat_schedule() -> dict:

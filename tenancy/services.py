@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 
-from babel.numbers import get_currency_name
+from babel.numbers import is_currency
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -69,11 +69,9 @@ def _validate(*, name: str, slug: str, domain: str, timezone: str, currency: str
         errors.append(f"“{domain}” is not a valid host name.")
     if timezone not in zoneinfo.available_timezones():
         errors.append(f"“{timezone}” is not a known time zone (e.g. Europe/Berlin).")
-    try:
-        get_currency_name(currency, locale="en")
-        if len(currency) != 3 or not currency.isupper():
-            raise ValueError
-    except (ValueError, LookupError):
+    # get_currency_name() echoes unknown codes ("XYZ") back instead of failing; is_currency()
+    # checks the code against Babel's ISO 4217 list.
+    if len(currency) != 3 or not currency.isupper() or not is_currency(currency):
         errors.append(f"“{currency}” is not an ISO 4217 currency code (e.g. USD).")
     if errors:
         raise VendorError(" ".join(errors))
