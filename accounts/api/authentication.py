@@ -59,6 +59,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
+def credential_is_active(authorization: str) -> bool:
+    """Whether an Authorization header names an active key of the current vendor (for replays)."""
+    parts = authorization.split()
+    if len(parts) != 2 or parts[0] != ApiKeyAuthentication.keyword:
+        return False
+    return ApiKey.objects.filter(key_hash=hash_key(parts[1]), revoked_at__isnull=True).exists()
+
+
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.api.authentication.ApiKeyAuthentication"
     name = "ApiKey"

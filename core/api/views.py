@@ -10,8 +10,6 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from rest_framework import viewsets
 
-from accounts.api.authentication import ApiKeyPrincipal
-
 
 class _FinalGetQueryset(type(viewsets.GenericViewSet)):
     def __new__(mcs, name, bases, attrs):
@@ -34,10 +32,8 @@ class ScopedViewSetMixin:
         return queryset
 
     def caller_partner_id(self) -> int | None:
-        user = getattr(self.request, "user", None)
-        if isinstance(user, ApiKeyPrincipal):
-            return user.partner_id
-        return None
+        # The authenticated principal carries the partner scope of its key (None: whole vendor).
+        return getattr(getattr(self.request, "user", None), "partner_id", None)
 
     def get_queryset(self):
         return self.scope_queryset(self.base_queryset())

@@ -215,6 +215,8 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
 }
+# Idempotency-Key records are only claimed or replayed for a credential this function accepts.
+IDEMPOTENCY_CREDENTIAL_CHECK = "accounts.api.authentication.credential_is_active"
 SPECTACULAR_SETTINGS = {
     "TITLE": "MSP Program API",
     "DESCRIPTION": "The integration surface of the MSP partner program platform. "
