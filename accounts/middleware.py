@@ -1,5 +1,14 @@
-"""When the vendor requires two-factor for the console, a console user without a verified TOTP
-device is sent to set one up (or to verify it) before anything else."""
+"""Two-factor at every request, on every host.
+
+- A signed-in user with a confirmed TOTP device whose session has not passed the second factor
+  is sent to verify it (any user: console, portal or platform operator), so having a password
+  alone never reaches a page.
+- When the vendor requires two-factor for the console, a console user without a device is sent
+  to set one up before anything else.
+The API (Bearer keys) and static files are not concerned.
+"""
+
+from urllib.parse import urlencode
 
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -20,14 +29,10 @@ class RequireTwoFactorMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        vendor = getattr(request, "tenant", None)
         user = getattr(request, "user", None)
         if (
-            vendor is None
-            or vendor.is_public
-            or user is None
+            user is None
             or not user.is_authenticated
-            or not getattr(user, "is_console_user", False)
             or request.path.startswith("/api/")
             or request.path.startswith("/static/")
         ):
@@ -40,11 +45,16 @@ class RequireTwoFactorMiddleware:
             return None
         from django_otp import devices_for_user
 
+        next_query = urlencode({"next": request.get_full_path()})
         has_device = any(True for _ in devices_for_user(user, confirmed=True))
         if has_device:
-            return redirect(
-                f"{reverse('accounts:two_factor_verify')}?next={request.get_full_path()}"
-            )
-        if vendor.require_console_2fa:
-            return redirect(reverse("accounts:two_factor_setup"))
+            return redirect(f"{reverse('accounts:two_factor_verify')}?{next_query}")
+        vendor = getattr(request, "tenant", None)
+        if (
+            vendor is not None
+            and not vendor.is_public
+            and vendor.require_console_2fa
+            and getattr(user, "is_console_user", False)
+        ):
+            return redirect(f"{reverse('accounts:two_factor_setup')}?{next_query}")
         return None

@@ -82,9 +82,22 @@ class Invitation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # At most one open invitation per address: a double-submitted invite form cannot
+            # send two live links. Expired ones are closed (revoked) before a new one is made.
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Invitation for {self.email}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
 
     @property
     def is_pending(self) -> bool:
