@@ -47,6 +47,10 @@ class VendorCreateForm(forms.Form):
         help_text="ISO 4217 code, e.g. USD, EUR or GBP.",
         widget=forms.TextInput(attrs={"autocapitalize": "characters", "size": 4}),
     )
+    admin_email = forms.EmailField(
+        label="First admin's email",
+        help_text="Invited by email to set a password and run the vendor's console.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -116,6 +116,45 @@ def vendor_create(
     return vendor
 
 
+def vendor_create_with_admin(
+    *,
+    name: str,
+    slug: str,
+    domain: str,
+    timezone: str,
+    currency: str,
+    admin_email: str,
+    invite_base: tuple[str, str],
+    actor: Actor,
+) -> Vendor:
+    """A new vendor and the invitation of its first console admin, in one transaction: if the
+    invitation cannot be made or sent, no vendor is left behind. `invite_base` is the scheme and
+    optional port of the accept link, e.g. ("https", "") or ("http", ":8000")."""
+    from accounts.enums import VendorRole
+    from accounts.errors import AccountError
+    from accounts.services.invitations import invitation_create
+
+    scheme, port = invite_base
+    with transaction.atomic():
+        vendor = vendor_create(
+            name=name, slug=slug, domain=domain, timezone=timezone, currency=currency, actor=actor
+        )
+        with schema_context(vendor.schema_name):
+            try:
+                invitation_create(
+                    email=admin_email,
+                    vendor_role=VendorRole.ADMIN,
+                    invited_by=None,
+                    actor=actor,
+                    request_host=f"{domain.strip().lower()}{port}",
+                    scheme=scheme,
+                )
+            except AccountError as exc:
+                raise VendorError(f"First admin: {exc}") from exc
+    forget_vendor_routing()
+    return vendor
+
+
 def _vendor_set_status(
     *, vendor: Vendor, status: str, reason: str, actor: Actor, action: str
 ) -> Vendor:

@@ -25,7 +25,7 @@ from core.views_audit import render_audit_log
 from .errors import VendorError
 from .forms import VendorCreateForm, VendorSuspendForm
 from .models import PUBLIC_SCHEMA, Vendor
-from .services import vendor_create, vendor_reactivate, vendor_suspend
+from .services import vendor_create_with_admin, vendor_reactivate, vendor_suspend
 
 HISTORY_LIMIT = 20
 
@@ -76,18 +76,26 @@ def vendor_create_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            vendor = vendor_create(
+            port = request.get_port()
+            vendor = vendor_create_with_admin(
                 name=data["name"],
                 slug=data["slug"],
                 domain=data["domain"],
                 timezone=data["timezone"],
                 currency=data["currency"],
+                admin_email=data["admin_email"],
+                # The accept link uses the scheme and port this operator is using.
+                invite_base=(request.scheme, "" if port in ("80", "443") else f":{port}"),
                 actor=Actor.from_request(request),
             )
         except VendorError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"{vendor.name} was created with its own schema.")
+            messages.success(
+                request,
+                f"{vendor.name} was created with its own schema; "
+                f"{data['admin_email'].lower()} was invited as its first admin.",
+            )
             return redirect("operator:vendor_detail", pk=vendor.pk)
     return render(request, "operator/vendor_form.html", {"form": form})
 

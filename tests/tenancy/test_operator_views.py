@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.core import mail
 from django.db import connection
 from django.test import Client
-from django_tenants.utils import schema_exists
+from django_tenants.utils import schema_context, schema_exists
 
-from accounts.models import User
+from accounts.models import Invitation, User
 from core.models import AuditEntry
 from tenancy.models import Domain, Vendor
 from tests.conftest import host_client
@@ -18,6 +19,7 @@ VALID = {
     "domain": "globex-ui.localhost",
     "timezone": "America/New_York",
     "currency": "usd",
+    "admin_email": "It@Globex.example",
 }
 
 
@@ -151,12 +153,22 @@ def test_create_vendor(schema_must_be_gone_afterwards, db, op_client, operator):
         operator.pk,
         "operator@platform.example",
     )
+    # The first admin is invited inside the new vendor's schema, with a link on its domain.
+    with schema_context("v_globex_ui"):
+        invitation = Invitation.objects.get()
+        assert (invitation.email, invitation.vendor_role) == ("it@globex.example", "admin")
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["it@globex.example"]
+    assert "http://globex-ui.localhost/accounts/invitations/" in mail.outbox[0].body
     # The new vendor's host is served right away.
     assert host_client("globex-ui.localhost").get("/healthz").status_code == 200
     connection.set_schema_to_public()
 
     detail = op_client.get(response["Location"]).content.decode()
-    assert "Globex Software was created with its own schema." in detail
+    assert (
+        "Globex Software was created with its own schema; it@globex.example was invited as its "
+        "first admin." in detail
+    )
     assert '<dd class="mono">v_globex_ui</dd>' in detail
     assert 'href="http://globex-ui.localhost/console/"' in detail
 
@@ -175,6 +187,7 @@ def test_create_vendor(schema_must_be_gone_afterwards, db, op_client, operator):
         ({"currency": "XYZ"}, "“XYZ” is not an ISO 4217 currency code (e.g. USD)."),
         ({"name": "   "}, "This field is required."),
         ({"timezone": "Mars/Olympus"}, "Select a valid choice. Mars/Olympus is not one of"),
+        ({"admin_email": "not-an-email"}, "Enter a valid email address."),
     ],
 )
 def test_bad_input_saves_nothing(op_client, vendor_a, change, error):
