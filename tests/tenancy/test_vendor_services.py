@@ -106,13 +106,6 @@ def names_in(schema: str) -> dict[str, list[str]]:
     return {"constraints": constraints, "indexes": indexes}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="django-tenants' clone_schema() leaves UNIQUE constraints under PostgreSQL's generated "
-    "names (e.g. core_idempotencyrecord_credential_hash_key_key instead of "
-    "idempotency_key_per_credential), so a later migration that drops or renames such a "
-    "constraint by name fails on every cloned vendor; vendor_create must restore the names.",
-)
 def test_a_cloned_schema_keeps_the_templates_constraint_and_index_names(vendor_a):
     assert names_in(vendor_a.schema) == names_in("tenant_template")
 
@@ -272,3 +265,34 @@ def test_console_2fa_policy_is_audited_in_the_vendors_own_log(vendor_a):
         )
     ]
     assert audit_rows("public", "vendor.2fa_policy_changed") == []
+
+
+def rows_in(schema: str, table: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT * FROM "{schema}"."{table}" ORDER BY 1')
+        return cursor.fetchall()
+
+
+def test_a_cloned_schema_copies_the_templates_rows_and_moves_sequences_past_them(vendor_a):
+    for table in ("django_migrations", "django_content_type", "auth_permission"):
+        template_rows = rows_in("tenant_template", table)
+        assert template_rows, table
+        assert rows_in(vendor_a.schema, table) == template_rows
+    with schema_context(vendor_a.schema):
+        from django.contrib.contenttypes.models import ContentType
+
+        highest = ContentType.objects.order_by("-pk").values_list("pk", flat=True).first()
+        created = ContentType.objects.create(app_label="clone", model="probe")
+        assert created.pk == highest + 1
+
+
+def test_a_cloned_schema_keeps_foreign_keys_inside_itself(vendor_a):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND connamespace = %s::regnamespace",
+            [vendor_a.schema],
+        )
+        referenced = sorted(row[0] for row in cursor.fetchall())
+    assert referenced
+    assert all(name.startswith(f"{vendor_a.schema}.") for name in referenced), referenced
