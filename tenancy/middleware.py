@@ -30,6 +30,11 @@ def forget_vendor_routing() -> None:
 
 
 class VendorMiddleware(TenantMainMiddleware):
+    @staticmethod
+    def hostname_from_request(request):
+        # Host names are case-insensitive; domains are stored lower-case by the services.
+        return TenantMainMiddleware.hostname_from_request(request).lower()
+
     def get_tenant(self, domain_model, hostname):
         now = time.monotonic()
         cached = _routes.get(hostname)

@@ -210,6 +210,12 @@ def test_routing_ignores_the_port(vendor_b):
     assert key_names(client.get(KEYS_URL)) == {"b-only"}
 
 
+def test_routing_ignores_the_case_of_the_host(vendor_b):
+    key_b = make_api_key(vendor_b, name="b-only")
+    client = host_client(vendor_b.host.upper(), HTTP_AUTHORIZATION=f"Bearer {key_b}")
+    assert key_names(client.get(KEYS_URL)) == {"b-only"}
+
+
 def test_unknown_host_is_404_and_not_cached_as_a_vendor(vendor_a):
     response = host_client("nobody.localhost").get(KEYS_URL)
     assert response.status_code == 404
