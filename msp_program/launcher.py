@@ -113,7 +113,9 @@ def run() -> int:
     def on_signal(signum, _frame):
         raise KeyboardInterrupt
 
+    # Explicit for SIGINT too: a shell that starts us in the background makes Python ignore it.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         services.start()
         manage("migrate_platform")
