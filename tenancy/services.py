@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django_tenants.utils import schema_context, schema_exists
 
 from core.actors import Actor
-from core.services.audit import audit_record, snapshot
+from core.services.audit import audit_record, audited_update, snapshot
 
 from .enums import VendorStatus
 from .errors import VendorError
@@ -167,16 +167,11 @@ def _vendor_set_status(
         locked = Vendor.objects.select_for_update().get(pk=vendor.pk)
         if locked.is_public:
             raise VendorError("The platform tenant cannot be suspended.")
-        before = snapshot(locked, ["status", "status_reason"])
-        locked.status = status
-        locked.status_reason = reason
-        locked.save(update_fields=["status", "status_reason"])
-        audit_record(
+        audited_update(
+            locked,
             actor=actor,
             action=action,
-            instance=locked,
-            before=before,
-            after=snapshot(locked, ["status", "status_reason"]),
+            changes={"status": status, "status_reason": reason},
         )
     forget_vendor_routing()
     return locked

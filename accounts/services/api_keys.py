@@ -13,7 +13,7 @@ from accounts.enums import ApiKeyScope
 from accounts.errors import AccountError
 from accounts.models import ApiKey, User
 from core.actors import Actor
-from core.services.audit import audit_record, snapshot
+from core.services.audit import audit_record, audited_update, snapshot
 
 KEY_PREFIX = "msp"
 
@@ -65,13 +65,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> ApiKey:
         locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
         if locked.revoked_at is not None:
             raise AccountError(f"The key “{locked.name}” is already revoked.")
-        locked.revoked_at = timezone.now()
-        locked.save(update_fields=["revoked_at"])
-        audit_record(
-            actor=actor,
-            action="api_key.revoked",
-            instance=locked,
-            before={"revoked_at": None},
-            after=snapshot(locked, ["revoked_at"]),
+        audited_update(
+            locked, actor=actor, action="api_key.revoked", changes={"revoked_at": timezone.now()}
         )
     return locked

@@ -25,7 +25,7 @@ from accounts.errors import AccountError, InvitationError
 from accounts.models import Invitation, User
 from accounts.selectors import invitation_check_usable, token_hash
 from core.actors import Actor
-from core.services.audit import audit_record, snapshot
+from core.services.audit import audit_record, audited_update, snapshot
 from tenancy.models import PUBLIC_SCHEMA, Vendor
 
 PLATFORM_NAME = "MSP Program"
@@ -153,15 +153,12 @@ def invitation_revoke(*, invitation: Invitation, actor: Actor) -> Invitation:
             raise AccountError(f"The invitation for {locked.email} was already accepted.")
         if locked.revoked_at is not None:
             raise AccountError(f"The invitation for {locked.email} is already revoked.")
-        before = snapshot(locked, _AUDIT_FIELDS)
-        locked.revoked_at = timezone.now()
-        locked.save(update_fields=["revoked_at"])
-        audit_record(
+        audited_update(
+            locked,
             actor=actor,
             action="invitation.revoked",
-            instance=locked,
-            before=before,
-            after=snapshot(locked, _AUDIT_FIELDS),
+            changes={"revoked_at": timezone.now()},
+            audit_fields=_AUDIT_FIELDS,
         )
     return locked
 

@@ -10,7 +10,7 @@ from accounts.enums import VendorRole
 from accounts.errors import AccountError
 from accounts.models import User
 from core.actors import Actor
-from core.services.audit import audit_record, snapshot
+from core.services.audit import audit_record, audited_update
 
 _FIELDS = ["email", "full_name", "vendor_role", "is_active"]
 
@@ -50,15 +50,12 @@ def user_change_role(*, user: User, vendor_role: str, actor: Actor) -> User:
             return locked
         if vendor_role != VendorRole.ADMIN:
             _guard_admin_removal(target=locked, admin_ids=admin_ids, actor=actor, verb="demote")
-        before = snapshot(locked, _FIELDS)
-        locked.vendor_role = vendor_role
-        locked.save(update_fields=["vendor_role"])
-        audit_record(
+        audited_update(
+            locked,
             actor=actor,
             action="user.role_changed",
-            instance=locked,
-            before=before,
-            after=snapshot(locked, _FIELDS),
+            changes={"vendor_role": vendor_role},
+            audit_fields=_FIELDS,
         )
     return locked
 
@@ -71,15 +68,12 @@ def user_deactivate(*, user: User, actor: Actor) -> User:
         if not locked.is_active:
             raise AccountError(f"{locked.email} is already deactivated.")
         _guard_admin_removal(target=locked, admin_ids=admin_ids, actor=actor, verb="deactivate")
-        before = snapshot(locked, _FIELDS)
-        locked.is_active = False
-        locked.save(update_fields=["is_active"])
-        audit_record(
+        audited_update(
+            locked,
             actor=actor,
             action="user.deactivated",
-            instance=locked,
-            before=before,
-            after=snapshot(locked, _FIELDS),
+            changes={"is_active": False},
+            audit_fields=_FIELDS,
         )
     return locked
 
@@ -89,15 +83,12 @@ def user_reactivate(*, user: User, actor: Actor) -> User:
         locked = User.objects.select_for_update().get(pk=user.pk)
         if locked.is_active:
             raise AccountError(f"{locked.email} is already active.")
-        before = snapshot(locked, _FIELDS)
-        locked.is_active = True
-        locked.save(update_fields=["is_active"])
-        audit_record(
+        audited_update(
+            locked,
             actor=actor,
             action="user.reactivated",
-            instance=locked,
-            before=before,
-            after=snapshot(locked, _FIELDS),
+            changes={"is_active": True},
+            audit_fields=_FIELDS,
         )
     return locked
 
@@ -108,15 +99,12 @@ def user_update_profile(*, user: User, full_name: str, actor: Actor) -> User:
         raise AccountError("Names are at most 200 characters.")
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
-        before = snapshot(locked, ["full_name"])
-        locked.full_name = full_name
-        locked.save(update_fields=["full_name"])
-        audit_record(
+        audited_update(
+            locked,
             actor=actor,
             action="user.profile_updated",
-            instance=locked,
-            before=before,
-            after=snapshot(locked, ["full_name"]),
+            changes={"full_name": full_name},
+            audit_fields=["full_name"],
         )
     return locked
 

@@ -56,3 +56,30 @@ def audit_record(
         after=after,
         request_id=current_request_id() or "",
     )
+
+
+def audited_update(
+    instance: models.Model,
+    *,
+    actor: Actor,
+    action: str,
+    changes: dict[str, Any],
+    audit_fields: list[str] | None = None,
+) -> AuditEntry:
+    """Set `changes` on `instance`, save just those columns and record the change.
+
+    Call it inside the service's transaction, on a row it has locked. The audit row shows
+    `audit_fields` (default: the changed ones) before and after.
+    """
+    fields = audit_fields or list(changes)
+    before = snapshot(instance, fields)
+    for name, value in changes.items():
+        setattr(instance, name, value)
+    instance.save(update_fields=list(changes))
+    return audit_record(
+        actor=actor,
+        action=action,
+        instance=instance,
+        before=before,
+        after=snapshot(instance, fields),
+    )

@@ -283,7 +283,8 @@ def test_a_cloned_schema_copies_the_templates_rows_and_moves_sequences_past_them
 
         highest = ContentType.objects.order_by("-pk").values_list("pk", flat=True).first()
         created = ContentType.objects.create(app_label="clone", model="probe")
-        assert created.pk == highest + 1
+        # Past the copied rows (sequences are not rolled back, so not necessarily highest + 1).
+        assert created.pk > highest
 
 
 def test_a_cloned_schema_keeps_foreign_keys_inside_itself(vendor_a):
