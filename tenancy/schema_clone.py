@@ -86,6 +86,26 @@ def clone_schema(*, source: str, target: str) -> None:
         )
         identity_columns = cursor.fetchall()
         source_indexes = _indexes(cursor, source)
+        # Functions and triggers, rewritten to live in (and point into) the target schema.
+        cursor.execute(
+            "SELECT replace(pg_get_functiondef(p.oid), "
+            "'FUNCTION ' || quote_ident(%s) || '.', 'FUNCTION ' || quote_ident(%s) || '.') "
+            "FROM pg_proc p WHERE p.pronamespace = %s::regnamespace ORDER BY p.proname",
+            [source, target, source],
+        )
+        functions = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            """
+            SELECT replace(replace(pg_get_triggerdef(t.oid),
+                       ' ON ' || quote_ident(%s) || '.', ' ON ' || quote_ident(%s) || '.'),
+                       'FUNCTION ' || quote_ident(%s) || '.', 'FUNCTION ' || quote_ident(%s) || '.')
+            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE c.relnamespace = %s::regnamespace AND NOT t.tgisinternal
+            ORDER BY c.relname, t.tgname
+            """,
+            [source, target, source, target, source],
+        )
+        triggers = [row[0] for row in cursor.fetchall()]
 
         cursor.execute(f"CREATE SCHEMA {dst}")
         for table in tables:
@@ -116,3 +136,5 @@ def clone_schema(*, source: str, target: str) -> None:
             )
         for table, name, definition in foreign_keys:
             cursor.execute(f"ALTER TABLE {dst}.{_q(table)} ADD CONSTRAINT {_q(name)} {definition}")
+        for definition in functions + triggers:
+            cursor.execute(definition)

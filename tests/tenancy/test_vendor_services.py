@@ -297,3 +297,28 @@ def test_a_cloned_schema_keeps_foreign_keys_inside_itself(vendor_a):
         referenced = sorted(row[0] for row in cursor.fetchall())
     assert referenced
     assert all(name.startswith(f"{vendor_a.schema}.") for name in referenced), referenced
+
+
+def triggers_in(schema: str) -> list[tuple[str, str, str]]:
+    """(table, trigger, the schema of the function it runs)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname, p.pronamespace::regnamespace::text "
+            "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE c.relnamespace = %s::regnamespace AND NOT t.tgisinternal ORDER BY 1, 2",
+            [schema],
+        )
+        return cursor.fetchall()
+
+
+def test_a_cloned_schema_gets_the_templates_triggers_running_its_own_functions(vendor_a):
+    template = triggers_in("tenant_template")
+    assert (
+        "partners_agreementversion",
+        "agreement_version_immutable",
+        "tenant_template",
+    ) in template
+    assert triggers_in(vendor_a.schema) == [
+        (table, name, vendor_a.schema) for table, name, _ in template
+    ]
