@@ -6,10 +6,12 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.api.views import ApiKeyViewSet
 from core.api.audit import AuditEntryViewSet
+from partners.api.routes import register as register_partners
 
 router = SimpleRouter()
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("audit-events", AuditEntryViewSet, basename="audit-event")
+register_partners(router)
 
 app_name = "api"
 urlpatterns = [

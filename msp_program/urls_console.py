@@ -5,10 +5,14 @@ from django.urls import path
 from accounts.urls_console import urlpatterns as accounts_patterns
 from core.urls_console import urlpatterns as core_patterns
 from core.views_shell import console_home
+from partners.urls import console_clients, console_partners, console_program
 
 app_name = "console"
 urlpatterns = [
     path("", console_home, name="home"),
     *accounts_patterns,
     *core_patterns,
+    *console_partners.urlpatterns,
+    *console_program.urlpatterns,
+    *console_clients.urlpatterns,
 ]

@@ -1,10 +1,14 @@
-"""/portal/ — the partner portal. Each app adds its pages here."""
+"""/portal/ — the partner portal. Each app contributes a list of patterns to this namespace."""
 
 from django.urls import path
 
 from core.views_shell import portal_home
+from partners.urls import portal_clients, portal_onboarding, portal_program
 
 app_name = "portal"
 urlpatterns = [
     path("", portal_home, name="home"),
+    *portal_program.urlpatterns,
+    *portal_onboarding.urlpatterns,
+    *portal_clients.urlpatterns,
 ]

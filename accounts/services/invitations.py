@@ -19,8 +19,9 @@ from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from accounts.enums import VendorRole
+from accounts.enums import PartnerRole, VendorRole
 from accounts.errors import AccountError, InvitationError
 from accounts.models import Invitation, User
 from accounts.selectors import invitation_check_usable, token_hash
@@ -33,7 +34,15 @@ PLATFORM_NAME = "MSP Program"
 # Expired invitations stay visible (as "expired") this long before the nightly job closes them.
 STALE_AFTER = datetime.timedelta(days=30)
 
-_AUDIT_FIELDS = ["email", "vendor_role", "expires_at", "accepted_at", "revoked_at"]
+_AUDIT_FIELDS = [
+    "email",
+    "vendor_role",
+    "partner_role",
+    "partner_id",
+    "expires_at",
+    "accepted_at",
+    "revoked_at",
+]
 
 
 def organisation_name() -> str:
@@ -52,20 +61,31 @@ def organisation_name() -> str:
 def invitation_create(
     *,
     email: str,
-    vendor_role: str,
     invited_by: User | None,
     actor: Actor,
     request_host: str,
     scheme: str = "https",
+    vendor_role: str = "",
+    partner_role: str = "",
+    partner_id: int | None = None,
+    partner_name: str = "",
 ) -> Invitation:
-    """Invite `email` to the console with `vendor_role`; emails the accept link to them."""
+    """Invite `email` to the console with `vendor_role`, or to a partner's portal with
+    `partner_role` (+ `partner_id`, `partner_name` for the email); emails the accept link.
+
+    On acceptance the hooks in settings.INVITATION_ACCEPTED_HOOKS run in the same transaction
+    (the partners app links a portal user to its partner there)."""
     email = email.strip().lower()
     try:
         validate_email(email)
     except ValidationError as exc:
         raise AccountError(f"“{email}” is not a valid email address.") from exc
-    if vendor_role not in VendorRole.values:
-        raise AccountError("Choose one of the console roles.")
+    if partner_id is None:
+        if vendor_role not in VendorRole.values:
+            raise AccountError("Choose one of the console roles.")
+        partner_role = ""
+    elif vendor_role or partner_role not in PartnerRole.values:
+        raise AccountError("Choose one of the partner roles.")
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -96,6 +116,8 @@ def invitation_create(
                 invitation = Invitation.objects.create(
                     email=email,
                     vendor_role=vendor_role,
+                    partner_role=partner_role,
+                    partner_id=partner_id,
                     token_hash=token_hash(token),
                     invited_by=invited_by,
                     expires_at=now + datetime.timedelta(days=settings.INVITATION_VALID_DAYS),
@@ -115,6 +137,7 @@ def invitation_create(
             invitation=invitation,
             accept_url=f"{scheme}://{request_host}{path}",
             invited_by=invited_by,
+            partner_name=partner_name,
         )
     return invitation
 
@@ -126,12 +149,19 @@ def _pending_message(email: str) -> str:
 
 
 def _send_invitation_email(
-    *, invitation: Invitation, accept_url: str, invited_by: User | None
+    *, invitation: Invitation, accept_url: str, invited_by: User | None, partner_name: str = ""
 ) -> None:
+    organisation = organisation_name()
+    if invitation.partner_id is not None:
+        # A portal user joins their MSP inside the vendor's partner portal.
+        organisation = f"{partner_name} in the {organisation} partner portal"
+        role = invitation.get_partner_role_display()
+    else:
+        role = invitation.get_vendor_role_display()
     context: dict[str, Any] = {
-        "organisation": organisation_name(),
+        "organisation": organisation,
         "invitation": invitation,
-        "role": invitation.get_vendor_role_display(),
+        "role": role,
         "accept_url": accept_url,
         "invited_by": invited_by.display_name if invited_by else None,
         "valid_days": settings.INVITATION_VALID_DAYS,
@@ -199,6 +229,8 @@ def invitation_accept(*, token: str, full_name: str, password: str, ip: str | No
             instance=user,
             after=snapshot(user, ["email", "full_name", "vendor_role", "is_active"]),
         )
+        for hook in settings.INVITATION_ACCEPTED_HOOKS:
+            import_string(hook)(invitation=locked, user=user, actor=actor)
         audit_record(
             actor=actor,
             action="invitation.accepted",

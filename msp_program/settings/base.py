@@ -174,6 +174,8 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 INVITATION_VALID_DAYS = 7
+# Called as hook(invitation=, user=, actor=) inside the acceptance transaction.
+INVITATION_ACCEPTED_HOOKS = ["partners.services.memberships.on_invitation_accepted"]
 OTP_TOTP_ISSUER = "MSP Program"
 
 SESSION_COOKIE_HTTPONLY = True

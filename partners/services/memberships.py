@@ -54,3 +54,11 @@ def membership_change_role(
                 changes={"role": role},
             )
     return locked
+
+
+def on_invitation_accepted(*, invitation, user: User, actor: Actor) -> None:
+    """accounts' acceptance hook: a portal invitation makes the new user a member of its partner."""
+    if invitation.partner_id is None:
+        return
+    partner = Partner.objects.get(pk=invitation.partner_id)
+    membership_create(user=user, partner=partner, role=invitation.partner_role, actor=actor)

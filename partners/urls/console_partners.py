@@ -1,0 +1,3 @@
+"""console_partners pages of the partners app (a plain pattern list, merged by msp_program)."""
+
+urlpatterns: list = []
