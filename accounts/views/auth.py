@@ -20,6 +20,8 @@ from accounts.forms import LoginForm, TotpCodeForm
 from accounts.selectors import confirmed_totp_device
 from accounts.services.invitations import organisation_name
 from accounts.services.two_factor import totp_code_check
+from core.actors import client_ip
+from core.ratelimit import allow
 
 from .home import home_url
 
@@ -67,6 +69,14 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def form_valid(self, form):
+        # Limit reset emails per address and per client address. Over the limit the page looks
+        # the same (it never reveals whether an account exists) but no email is sent.
+        email = form.cleaned_data["email"].strip().lower()
+        ip = client_ip(self.request) or "-"
+        per_email = allow("password-reset-email", email, limit=3, window_seconds=3600)
+        per_ip = allow("password-reset-ip", ip, limit=10, window_seconds=3600)
+        if not (per_email and per_ip):
+            return HttpResponseRedirect(self.get_success_url())
         self.extra_email_context = {"organisation": organisation_name()}
         return super().form_valid(form)
 

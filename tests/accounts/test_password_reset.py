@@ -78,3 +78,18 @@ def test_reset_link_of_vendor_a_does_not_work_on_vendor_b(client_a, client_b, ve
     assert sign_in(client_b, vendor_b.admin_email).status_code == 302
     with schema_context(vendor_b.schema):
         assert User.objects.get(email=vendor_b.admin_email).password == before
+
+
+def test_reset_emails_are_rate_limited_per_address_without_revealing_it(client_a, vendor_a):
+    for _ in range(5):
+        response = client_a.post("/accounts/password-reset/", {"email": vendor_a.admin_email})
+        # Same answer every time, whether or not an email went out.
+        assert (response.status_code, response["Location"]) == (
+            302,
+            "/accounts/password-reset/sent/",
+        )
+    assert len(mail.outbox) == 3
+    # Another address from the same client is still served.
+    other = make_user(vendor_a, "second@vendor-a.example")
+    client_a.post("/accounts/password-reset/", {"email": other.email})
+    assert [m.to for m in mail.outbox[3:]] == [[other.email]]
