@@ -14,4 +14,20 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute=23),
         "args": ("accounts.tasks.expire_stale_invitations",),
     },
+    "refresh-onboarding": {
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(minute=41, hour=3),
+        "args": ("partners.tasks_onboarding.refresh_onboarding",),
+    },
+    "evaluate-tiers": {
+        # Monthly, on the 1st (UTC; before the working day starts in most vendors' zones).
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(minute=11, hour=2, day_of_month=1),
+        "args": ("partners.tasks.evaluate_tiers",),
+    },
+    "remind-agreement-reacceptance": {
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(minute=7, hour=8),
+        "args": ("partners.tasks.remind_agreement_reacceptance",),
+    },
 }

@@ -371,3 +371,32 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner}: {self.from_tier} → {self.to_tier}"
+
+
+class AgreementNotice(models.Model):
+    """An email sent about a new agreement version to a partner that must re-accept it: the
+    announcement and each reminder are sent once (the unique constraint makes a re-run a no-op)."""
+
+    class Kind(models.TextChoices):
+        PUBLISHED = "published", "New version published"
+        REMINDER_7_DAYS = "reminder_7_days", "Reminder 7 days before the deadline"
+        REMINDER_1_DAY = "reminder_1_day", "Reminder 1 day before the deadline"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="agreement_notices")
+    agreement = models.ForeignKey(
+        AgreementVersion, on_delete=models.PROTECT, related_name="notices"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    recipients = models.JSONField(default=list)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "agreement", "kind"], name="agreement_notice_sent_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.get_kind_display()} ({self.agreement})"
