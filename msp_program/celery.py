@@ -10,6 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "msp_program.settings.dev")
 app = TenantAwareCeleryApp("msp_program")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Task modules not named tasks.py.
+app.autodiscover_tasks(["partners"], related_name="tasks_onboarding")
 
 
 @setup_logging.connect
