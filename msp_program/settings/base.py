@@ -227,6 +227,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name ("status") get stable component names.
+    "ENUM_NAME_OVERRIDES": {
+        "PartnerStatusEnum": "partners.enums.PartnerStatus",
+        "NewPartnerStatusEnum": "partners.api.serializers.NEW_PARTNER_STATUS_CHOICES",
+        "ClientStatusEnum": "partners.enums.ClientStatus",
+    },
     # Swagger UI served from our own static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -19,12 +19,13 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 class PartnerScopedViewSet(ApiViewSet):
     # The lookup from this view's model to the owning partner's id, e.g. "partner_id",
-    # "client__partner_id" or "id" for Partner itself.
-    partner_field: str = "partner_id"
+    # "client__partner_id" or "id" for Partner itself. None declares program data that is the
+    # same for every caller (tracks, tiers): partner keys see all of it.
+    partner_field: str | None = "partner_id"
 
     def scope_queryset(self, queryset: QuerySet) -> QuerySet:
         partner_id = self.caller_partner_id()
-        if partner_id is None:
+        if partner_id is None or self.partner_field is None:
             return queryset
         return queryset.filter(**{self.partner_field: partner_id})
 
@@ -38,8 +39,10 @@ class PartnerScopedViewSet(ApiViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if request.method in SAFE_METHODS:
+            return  # reads need no partner row: the scope filters by id
         partner = self.caller_partner()
-        if partner is not None and request.method not in SAFE_METHODS and partner.is_read_only:
+        if partner is not None and partner.is_read_only:
             raise exceptions.PermissionDenied(
                 f"{partner.name} is {partner.get_status_display().lower()}: read-only."
             )
