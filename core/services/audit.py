@@ -75,7 +75,9 @@ def audited_update(
     before = snapshot(instance, fields)
     for name, value in changes.items():
         setattr(instance, name, value)
-    instance.save(update_fields=list(changes))
+    # auto_now fields (e.g. updated_at) are only refreshed when they are among update_fields.
+    touched = [f.name for f in instance._meta.concrete_fields if getattr(f, "auto_now", False)]
+    instance.save(update_fields=[*changes, *(name for name in touched if name not in changes)])
     return audit_record(
         actor=actor,
         action=action,

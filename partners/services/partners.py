@@ -84,7 +84,7 @@ def clean_partner_fields(fields: dict[str, Any]) -> dict[str, Any]:
                 "The tax rate is a percentage between 0 and 100 with at most two decimals.",
                 field="tax_rate",
             )
-        cleaned["tax_rate"] = rate
+        cleaned["tax_rate"] = rate.quantize(Decimal("0.01"))  # as stored: "16" is 16.00
     return cleaned
 
 
