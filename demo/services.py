@@ -62,7 +62,7 @@ VENDOR_LOGINS: tuple[DemoLogin, ...] = (
         full_name="Fiona Finance",
         vendor_role=VendorRole.FINANCE,
     ),
-    # A partner user: no vendor role. Partner membership arrives with the partners app.
+    # A partner user: no vendor role; the demo program makes them owner of "Northwind IT".
     DemoLogin(
         label="MSP admin",
         email="owner@northwind-it.example",
@@ -94,13 +94,18 @@ class EnsuredUser:
 class DemoSeed:
     vendor: Vendor
     vendor_created: bool
+    program_created: bool
     vendor_users: list[EnsuredUser]
     operator: EnsuredUser
 
     @property
     def created_count(self) -> int:
         users = [*self.vendor_users, self.operator]
-        return int(self.vendor_created) + sum(1 for u in users if u.created)
+        return (
+            int(self.vendor_created)
+            + int(self.program_created)
+            + sum(1 for u in users if u.created)
+        )
 
 
 def demo_vendor_ensure(*, actor: Actor) -> tuple[Vendor, bool]:
@@ -150,14 +155,19 @@ def demo_user_ensure(*, login: DemoLogin, actor: Actor) -> EnsuredUser:
 
 def demo_seed(*, actor: Actor) -> DemoSeed:
     """Everything the demo needs. Running it twice leaves the same rows as running it once."""
+    from demo.program import demo_program_ensure
+
     vendor, vendor_created = demo_vendor_ensure(actor=actor)
     with schema_context(vendor.schema_name):
         vendor_users = [demo_user_ensure(login=login, actor=actor) for login in VENDOR_LOGINS]
+        msp_admin = next(u.user for u in vendor_users if not u.login.vendor_role)
+        program_created = demo_program_ensure(actor=actor, msp_admin=msp_admin)
     with schema_context(PUBLIC_SCHEMA):
         operator = demo_user_ensure(login=OPERATOR_LOGIN, actor=actor)
     return DemoSeed(
         vendor=vendor,
         vendor_created=vendor_created,
+        program_created=program_created,
         vendor_users=vendor_users,
         operator=operator,
     )

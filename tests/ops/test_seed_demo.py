@@ -7,11 +7,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 from django_tenants.utils import schema_context
 
 from accounts.models import User
 from core.models import AuditEntry
 from demo.services import OPERATOR_LOGIN, VENDOR_LOGINS
+from partners.models import Application, Client, Partner, PartnerMembership, Tier, Track
 from tenancy.models import Domain, Vendor
 from tests.conftest import PLATFORM_HOST, host_client
 
@@ -30,6 +32,8 @@ def state() -> dict:
     with schema_context(vendor.schema_name):
         vendor_users = list(User.objects.order_by("email").values())
         vendor_audit = list(AuditEntry.objects.order_by("id").values_list("id", "action"))
+        partners = list(Partner.objects.order_by("id").values())
+        clients = Client.objects.count()
     with schema_context("public"):
         return {
             "vendors": list(Vendor.objects.order_by("id").values()),
@@ -38,6 +42,8 @@ def state() -> dict:
             "public_audit": list(AuditEntry.objects.order_by("id").values_list("id", "action")),
             "vendor_users": vendor_users,
             "vendor_audit": vendor_audit,
+            "partners": partners,
+            "clients": clients,
         }
 
 
@@ -54,7 +60,8 @@ def test_seed_demo_creates_the_demo_vendor_and_users():
     )
     assert vendor.get_primary_domain().domain == "acme.localhost"
     with schema_context("v_acme"):
-        users = {u.email: u for u in User.objects.all()}
+        logins = [login.email for login in VENDOR_LOGINS]
+        users = {u.email: u for u in User.objects.filter(email__in=logins)}
         assert {e: u.vendor_role for e, u in users.items()} == {
             "admin@acme.example": "admin",
             "channel@acme.example": "channel_manager",
@@ -64,7 +71,27 @@ def test_seed_demo_creates_the_demo_vendor_and_users():
         assert not any(u.is_staff or u.is_superuser for u in users.values())
         for login in VENDOR_LOGINS:
             assert users[login.email].check_password(login.password)
-        assert AuditEntry.objects.filter(action="user.created").count() == 4
+        assert AuditEntry.objects.filter(action="user.created", object_repr__in=logins).count() == 4
+        # The partner program: 2 tracks × 4 tiers, partners in every lifecycle state.
+        assert Track.objects.count() == 2 and Tier.objects.count() == 8
+        assert dict(Partner.objects.values_list("status").annotate(n=Count("id")).order_by()) == {
+            "active": 15,
+            "applied": 2,
+            "onboarding": 5,
+            "suspended": 2,
+            "terminated": 1,
+        }
+        assert Client.objects.count() == 471
+        assert dict(
+            Application.objects.values_list("status").annotate(n=Count("id")).order_by()
+        ) == {"pending": 3, "rejected": 1}
+        northwind = PartnerMembership.objects.get(user__email="owner@northwind-it.example")
+        assert (northwind.partner.name, northwind.role, northwind.partner.status) == (
+            "Northwind IT",
+            "owner",
+            "active",
+        )
+        assert northwind.partner.clients.count() == 40
     with schema_context("public"):
         operator = User.objects.get(email=OPERATOR_LOGIN.email)
         assert operator.is_staff and operator.is_superuser and operator.vendor_role == ""
@@ -72,7 +99,7 @@ def test_seed_demo_creates_the_demo_vendor_and_users():
         # Vendor users do not exist in the public schema.
         assert not User.objects.filter(email="admin@acme.example").exists()
 
-    assert output.splitlines()[0] == "Demo data: created 6 object(s)."
+    assert output.splitlines()[0] == "Demo data: created 7 object(s)."
     for expected in (
         "http://acme.localhost:8123/console/",
         "http://acme.localhost:8123/portal/",
