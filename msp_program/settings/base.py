@@ -201,6 +201,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_ROOT = BASE_DIR / ".data" / "media"
+# Parsed client CSV uploads, kept (signed) between the preview and the import. Under MEDIA_ROOT so
+# that every web container sees them (docker-compose mounts one `media` volume on all of them).
+CLIENT_IMPORT_DIR = MEDIA_ROOT / "client-imports"
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
