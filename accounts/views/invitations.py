@@ -61,6 +61,8 @@ def invitation_accept(request, token: str):
         "organisation": organisation_name(),
     }
     response = render(request, "accounts/invitation_accept.html", context)
-    # The token is in the address: never let it leak through the Referer header.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the address: never let it leak to another site through the Referer
+    # header. Not "no-referrer": with it, browsers send `Origin: null` with the form's POST,
+    # which Django's CSRF origin check refuses (403), so nobody could accept in a browser.
+    response["Referrer-Policy"] = "same-origin"
     return response

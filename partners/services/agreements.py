@@ -63,8 +63,15 @@ def content_hash(text: str) -> str:
 
 
 def render_agreement(text: str) -> str:
-    """Markdown → HTML, sanitised with nh3 (no scripts, styles or event handlers survive)."""
-    html = markdown.markdown(text, extensions=["extra", "sane_lists"], output_format="html")
+    """Markdown → HTML, sanitised with nh3 (no scripts, styles or event handlers survive).
+
+    Headings start at <h2>: the page around the text has its own <h1>."""
+    html = markdown.markdown(
+        text,
+        extensions=["extra", "sane_lists", "toc"],
+        extension_configs={"toc": {"baselevel": 2}},
+        output_format="html",
+    )
     return nh3.clean(html)
 
 

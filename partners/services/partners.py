@@ -66,6 +66,10 @@ def clean_partner_fields(fields: dict[str, Any]) -> dict[str, Any]:
                 f"“{cleaned['country']}” is not an ISO 3166 country code (e.g. DE).",
                 field="country",
             )
+    if "billing_address" in cleaned:
+        # Browsers send textarea line breaks as CRLF; store plain newlines.
+        address = str(cleaned["billing_address"] or "").replace("\r\n", "\n").replace("\r", "\n")
+        cleaned["billing_address"] = address.strip()
     if cleaned.get("billing_email"):
         cleaned["billing_email"] = str(cleaned["billing_email"]).strip().lower()
         try:

@@ -82,7 +82,7 @@ def test_accept_creates_exactly_one_user_with_the_role_and_reuse_fails(client_a,
     page = client_a.get(path)
     assert page.status_code == 200
     assert "new.person@example.com" in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     with schema_context(vendor_a.schema):
         users_before = User.objects.count()
     response = client_a.post(

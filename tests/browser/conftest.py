@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from django.apps import apps
+from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Max
 from django_tenants.utils import schema_context
 from pytest_django.live_server_helper import LiveServer
@@ -113,3 +115,87 @@ class Commits:
 def undo_commits(vendor_a) -> Iterator[Commits]:
     with Commits(vendor_a) as commits:
         yield commits
+
+
+class NewRows:
+    """Every row committed in a vendor's schema while it is open, in every table of the vendor's
+    apps with an integer primary key (sessions are Commits' business), deleted again on exit.
+
+    For journeys whose server creates a whole web of rows (partners, users, invitations,
+    agreements …): one generic undo instead of a hand-kept list that goes stale as models are
+    added. The deletes run in one transaction with the foreign keys checked after the last one
+    (Django makes them DEFERRABLE INITIALLY DEFERRED), so their order does not matter, and a new
+    row still referenced by an old one fails the teardown loudly instead of leaving a dangling
+    row. Tables whose triggers refuse deletes (agreement versions and acceptances are immutable)
+    get their triggers switched off inside that transaction only: no other connection sees them
+    off. Changes to rows that existed before are not undone (Commits restores last logins).
+    """
+
+    def __init__(self, tv: TestVendor) -> None:
+        self.tv = tv
+        self.max_ids: dict[tuple[str, str], int] = {}
+
+    @staticmethod
+    def _tables() -> list[tuple[str, str]]:
+        """(table, primary-key column) of every model that lives in a vendor's schema."""
+        labels = {cfg.label for cfg in apps.get_app_configs() if cfg.name in settings.TENANT_APPS}
+        tables = set()
+        for model in apps.get_models(include_auto_created=True):
+            meta = model._meta
+            if (
+                meta.app_label in labels
+                and meta.managed
+                and not meta.proxy
+                and meta.pk.get_internal_type() in {"AutoField", "BigAutoField", "SmallAutoField"}
+            ):
+                tables.add((meta.db_table, meta.pk.column))
+        return sorted(tables)
+
+    def _snapshot(self) -> None:
+        schema = self.tv.schema
+        with connections["default"].cursor() as cursor:
+            for table, pk in self._tables():
+                cursor.execute(f'SELECT COALESCE(MAX("{pk}"), 0) FROM "{schema}"."{table}"')
+                self.max_ids[(table, pk)] = cursor.fetchone()[0]
+
+    def _restore(self) -> None:
+        schema = self.tv.schema
+        with transaction.atomic(), connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = %s AND NOT t.tgisinternal",
+                [schema],
+            )
+            guarded = {row[0] for row in cursor.fetchall()}
+            doomed = []
+            for (table, pk), max_id in self.max_ids.items():
+                name = f'"{schema}"."{table}"'
+                cursor.execute(f'SELECT EXISTS (SELECT 1 FROM {name} WHERE "{pk}" > %s)', [max_id])
+                if cursor.fetchone()[0]:
+                    doomed.append((name, pk, max_id, table in guarded))
+            # Triggers can be switched only while no foreign-key check is pending on the table:
+            # off before any delete, on again once the checks have run.
+            for name, _, _, has_triggers in doomed:
+                if has_triggers:
+                    cursor.execute(f"ALTER TABLE {name} DISABLE TRIGGER USER")
+            for name, pk, max_id, _ in doomed:
+                cursor.execute(f'DELETE FROM {name} WHERE "{pk}" > %s', [max_id])
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            for name, _, _, has_triggers in doomed:
+                if has_triggers:
+                    cursor.execute(f"ALTER TABLE {name} ENABLE TRIGGER USER")
+
+    def __enter__(self) -> NewRows:
+        committed(self._snapshot)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        committed(self._restore)
+
+
+@pytest.fixture
+def undo_new_rows(vendor_a, undo_commits) -> Iterator[NewRows]:
+    """undo_commits, plus every row committed meanwhile in vendor A's tables (see NewRows)."""
+    with NewRows(vendor_a) as rows:
+        yield rows

@@ -205,7 +205,7 @@ def test_partner_users_cannot_open_console_agreement_pages(vendor_a, world):
 def test_version_page_renders_sanitised_markdown_and_lists_acceptances(vendor_a, world):
     client = console_client(vendor_a, VendorRole.SUPPORT)
     body = client.get(f"/console/agreements/versions/{world['v1'].pk}/").content.decode()
-    assert "<h1>Terms</h1>" in body
+    assert "<h2>Terms</h2>" in body
     assert "<strong>nice</strong>" in body
     assert "<script>alert" not in body
     assert world["v1"].content_hash in body
@@ -223,7 +223,7 @@ def test_console_printable_copy(vendor_a, world):
         "Ada Lovelace, CEO",
         "198.51.100.7",
         world["v1"].content_hash,
-        "<h1>Terms</h1>",
+        "<h2>Terms</h2>",
         "css/agreement_print.css",
     ):
         assert expected in body
@@ -240,7 +240,7 @@ def test_owner_reads_and_accepts_the_agreement(vendor_a, world):
     page = client.get("/portal/agreement/")
     assert page.status_code == 200
     body = page.content.decode()
-    assert "<h1>Terms</h1>" in body
+    assert "<h2>Terms</h2>" in body
     assert "<script>alert" not in body
     assert "Accept version 1" in body
 

@@ -172,3 +172,11 @@ def test_trial_and_nfr_clients_are_not_billable(tenant):
         True,
         True,
     ]
+
+
+def test_billing_address_line_breaks_are_normalised(tenant):
+    partner = PartnerFactory()
+    updated = partner_update(
+        partner=partner, billing_address="  Ring 1\r\n1010 Wien\r\n", actor=ACTOR
+    )
+    assert updated.billing_address == "Ring 1\n1010 Wien"
