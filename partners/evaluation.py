@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency
+
+from core.money import minor_units
 
 from .requirements import PartnerMetrics
 
@@ -63,7 +65,7 @@ def _plural(count: int, singular: str, plural: str) -> str:
 
 def _round_up_to_minor_unit(amount: Decimal, currency: str) -> Decimal:
     # A shortfall of €0.004 is still a shortfall: show the next cent, never "€0.00 more".
-    exponent = Decimal(1).scaleb(-get_currency_precision(currency))
+    exponent = Decimal(1).scaleb(-minor_units(currency))
     return amount.quantize(exponent, rounding=ROUND_CEILING)
 
 
