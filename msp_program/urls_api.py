@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from accounts.api.views import ApiKeyViewSet
+from billing.api.routes import register as register_billing
 from core.api.audit import AuditEntryViewSet
 from partners.api.routes import register as register_partners
 
@@ -12,6 +13,7 @@ router = SimpleRouter()
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("audit-events", AuditEntryViewSet, basename="audit-event")
 register_partners(router)
+register_billing(router)
 
 app_name = "api"
 urlpatterns = [

@@ -40,11 +40,14 @@ def flatten_errors(detail: Any, field: str = "") -> list[dict[str, str]]:
     if isinstance(detail, dict):
         out = []
         for key, value in detail.items():
-            name = (
-                field
-                if key in ("non_field_errors", "__all__")
-                else (f"{field}.{key}" if field else str(key))
-            )
+            if isinstance(key, int):  # a list's item (DRF keys list errors by index)
+                name = f"{field}[{key}]"
+            else:
+                name = (
+                    field
+                    if key in ("non_field_errors", "__all__")
+                    else (f"{field}.{key}" if field else str(key))
+                )
             out.extend(flatten_errors(value, name))
         return out
     if isinstance(detail, list):

@@ -34,6 +34,7 @@ from django_tenants.utils import schema_context
 from accounts.enums import PartnerRole
 from accounts.models import ApiKey, Invitation, User
 from accounts.services.api_keys import api_key_create
+from billing.models import Meter, PricePlan
 from core.actors import Actor
 from core.models import AuditEntry
 from core.services.audit import audit_record, snapshot
@@ -98,7 +99,7 @@ API_KINDS: dict[type[models.Model], str] = {
     ApiKey: "api_key",
     AuditEntry: "audit_entry",
 }
-PROGRAM_DATA: set[type[models.Model]] = {Track, Tier}
+PROGRAM_DATA: set[type[models.Model]] = {Track, Tier, Meter, PricePlan}
 
 # Columns that change just because someone signs in or uses a key.
 VOLATILE_COLUMNS = {"accounts.User": {"last_login"}, "accounts.ApiKey": {"last_used_at"}}
