@@ -15,6 +15,10 @@ the baseline (order flipped every iteration) after a warm-up; the ratio is of th
 Target: every variant ≤ 3× the bare view. Also printed: queries per request and the median time
 spent in SQL, so it is clear whether the database or Python (forms, templates) dominates;
 `--explain` prints EXPLAIN (ANALYZE, BUFFERS) of every query of one request per variant.
+
+Before timing, each variant's page is checked against the plain way of getting it (icontains on
+name and external id, a COUNT, ORDER BY … OFFSET): the same count and the same rows, so a faster
+page cannot be a different one.
 """
 
 from __future__ import annotations
@@ -243,6 +247,34 @@ def _fill(schema: str) -> tuple[int, str]:
     return target.pk, f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
+def _plain_page(partner_id: int, query: str) -> tuple[int, list[int]]:
+    """(how many clients match, the ids on the page) for a variant's query, the plain way."""
+    from django.db.models import Q
+    from django.http import QueryDict
+
+    from partners.models import Client
+
+    params = QueryDict(query)
+    clients = Client.objects.filter(partner_id=partner_id)
+    if params.get("q"):
+        text = params["q"]
+        clients = clients.filter(Q(name__icontains=text) | Q(external_id__icontains=text))
+    if params.get("status"):
+        clients = clients.filter(status=params["status"])
+    order = {"": ("name", "id"), "-created": ("-created_at", "-id")}[params.get("sort", "")]
+    start = (int(params.get("page", 1)) - 1) * 50
+    ids = clients.order_by(*order).values_list("id", flat=True)[start : start + 50]
+    return clients.count(), list(ids)
+
+
+def _shown(html: str) -> tuple[int, list[int]]:
+    """(the count in the list's summary, the ids of its rows)."""
+    import re
+
+    count = re.search(r'id="client-summary">Clients \d+–\d+ of (\d+)', html).group(1)
+    return int(count), [int(pk) for pk in re.findall(r'<tr data-client-id="(\d+)">', html)]
+
+
 def _explain(variant: Variant) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -329,12 +361,18 @@ def main() -> int:
                         Variant("bare portal_view", handler, _environ(BARE_PATH, "", cookie)),
                     )
                 )
-            # Both answer, and the list really shows the partner's clients.
-            for page, bare in pairs:
+            # Both answer, and the list really shows the partner's clients: the rows and the
+            # count that the plain way (icontains, COUNT, OFFSET) finds.
+            for (page, bare), (_label, _path, query) in zip(
+                pairs, [*VARIANTS, REFERENCE], strict=True
+            ):
                 status, body = page.call()
                 assert status.startswith("200"), (page.name, status)
                 if page.name != REFERENCE[0]:
                     assert b"client-results" in body and b"Client " in body, page.name
+                    with schema_context(vendor.schema_name):
+                        expected = _plain_page(partner_id, query)
+                    assert _shown(body.decode()) == expected, page.name
                 assert bare.call() == ("200 OK", b"ok")
 
             if args.explain:

@@ -114,10 +114,22 @@ def ddl_plus_rows(schema: str) -> None:
             cursor.execute(f"ALTER INDEX {_q(schema)}.{_q(current)} RENAME TO {_q(f'_tmp{step}')}")
         for step, (_current, final) in enumerate(renames):
             cursor.execute(f"ALTER INDEX {_q(schema)}.{_q(f'_tmp{step}')} RENAME TO {_q(final)}")
+        # A generated column cannot be written: the rows are copied without them.
+        cursor.execute(
+            """
+            SELECT c.relname, string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p')
+              AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            GROUP BY c.relname
+            """,
+            [TEMPLATE],
+        )
+        columns = dict(cursor.fetchall())
         for table in tables:
             cursor.execute(
-                f"INSERT INTO {_q(schema)}.{_q(table)} "
-                f"OVERRIDING SYSTEM VALUE SELECT * FROM {_q(TEMPLATE)}.{_q(table)}"
+                f"INSERT INTO {_q(schema)}.{_q(table)} ({columns[table]}) "
+                f"OVERRIDING SYSTEM VALUE SELECT {columns[table]} FROM {_q(TEMPLATE)}.{_q(table)}"
             )
         cursor.execute(
             """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from accounts.models import ApiKey, Invitation
 from core.models import AuditEntry
@@ -43,29 +43,49 @@ class ClientOverview:
     total: int
     status_counts: list[StatusCount]  # every status, in lifecycle order
     service_tiers: list[str]  # distinct and non-empty, sorted
+    # (status, service tier) → how many of those clients match the `matching` condition
+    matched: dict[tuple[str, str], int]
+
+    def matching(self, *, service_tier: str | None = None) -> int:
+        """How many clients match the condition, and have this service tier if given."""
+        return sum(
+            n
+            for (_status, tier), n in self.matched.items()
+            if not service_tier or tier == service_tier
+        )
 
 
-def client_overview(partner: Partner) -> ClientOverview:
-    """Counts per status and the service tiers in use, from one grouped query over the
-    partner's clients (the list page needs both; one scan instead of two)."""
+def client_overview(partner: Partner, matching: Q | None = None) -> ClientOverview:
+    """Counts per status, the service tiers in use and how many clients meet `matching` (per
+    status and tier, so that a filter on the tier is a sum), from one grouped query over the
+    partner's clients. It reads client_partner_summary_idx only (an index-only scan): `matching`
+    may use what that index holds — status, service tier, created_at, search_key."""
+    counts: dict[str, Count] = {"n": Count("*")}
+    if matching:
+        # COUNT(status), never NULL: a COUNT(*) with a filter, answered from the index alone.
+        counts["matched"] = Count("status", filter=matching)
     groups = (
         Client.objects.filter(partner=partner)
         .order_by()
         .values_list("status", "service_tier")
-        .annotate(n=Count("id"))
+        .annotate(**counts)
     )
     by_status: dict[str, int] = dict.fromkeys(ClientStatus.values, 0)
     tiers: set[str] = set()
-    for status, tier, n in groups:
+    matched: dict[tuple[str, str], int] = {}
+    for status, tier, n, *hits in groups:
         by_status[status] = by_status.get(status, 0) + n
+        matched[status, tier] = hits[0] if hits else n
         if tier:
             tiers.add(tier)
-    counts = [
-        StatusCount(status=value, label=label, count=by_status[value])
-        for value, label in ClientStatus.choices
-    ]
     return ClientOverview(
-        total=sum(by_status.values()), status_counts=counts, service_tiers=sorted(tiers)
+        total=sum(by_status.values()),
+        status_counts=[
+            StatusCount(status=value, label=label, count=by_status[value])
+            for value, label in ClientStatus.choices
+        ],
+        service_tiers=sorted(tiers),
+        matched=matched,
     )
 
 

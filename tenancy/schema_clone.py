@@ -85,6 +85,18 @@ def clone_schema(*, source: str, target: str) -> None:
             [source],
         )
         identity_columns = cursor.fetchall()
+        # The columns whose rows are copied: a generated column cannot be written, it is computed.
+        cursor.execute(
+            """
+            SELECT c.relname, string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p')
+              AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            GROUP BY c.relname
+            """,
+            [source],
+        )
+        copied_columns = dict(cursor.fetchall())
         source_indexes = _indexes(cursor, source)
         # Functions and triggers, rewritten to live in (and point into) the target schema.
         cursor.execute(
@@ -124,9 +136,10 @@ def clone_schema(*, source: str, target: str) -> None:
             cursor.execute(f"ALTER INDEX {dst}.{_q(f'clone_tmp_{number}')} RENAME TO {_q(old)}")
 
         for table in tables:
+            columns = copied_columns[table]
             cursor.execute(
-                f"INSERT INTO {dst}.{_q(table)} OVERRIDING SYSTEM VALUE "
-                f"SELECT * FROM {src}.{_q(table)}"
+                f"INSERT INTO {dst}.{_q(table)} ({columns}) OVERRIDING SYSTEM VALUE "
+                f"SELECT {columns} FROM {src}.{_q(table)}"
             )
         for table, column in identity_columns:
             cursor.execute(

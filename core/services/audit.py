@@ -16,8 +16,9 @@ from core.request_context import current_request_id
 
 
 def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
-    """A JSON-safe dict of the instance's concrete fields (or of `fields`)."""
-    names = fields or [f.attname for f in instance._meta.concrete_fields]
+    """A JSON-safe dict of the instance's concrete fields (or of `fields`). Generated columns are
+    left out: the database derives them from the others."""
+    names = fields or [f.attname for f in instance._meta.concrete_fields if not f.generated]
     return {name: _json_safe(getattr(instance, name)) for name in names}
 
 

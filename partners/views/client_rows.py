@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from html import escape
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, QuerySet, Window
+from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
 
@@ -51,7 +51,7 @@ ROW_FIELDS = (
     "created_at",
 )
 CONSOLE_ROW_FIELDS = (*ROW_FIELDS, "partner__name")
-DEFERRED_JOIN_FROM = 500  # rows skipped before a page is read through its ids
+DEFERRED_JOIN_FROM = 1000  # rows skipped before a page is read through its ids
 _PK = 2147483647  # a placeholder id, swapped for each row's: one reverse() per page, not per row
 
 
@@ -64,29 +64,34 @@ class CountedPaginator(Paginator):
             self.__dict__["count"] = count  # fills the cached_property
 
 
-def paginate(queryset: QuerySet, page: str | None, per_page: int, *, total: int | None) -> Page:
-    """One page of `queryset` (a values_list). With `total` known, one query: the page. Without
-    it, still one: the page's rows carry COUNT(*) OVER (), so the filtered rows are scanned once
-    rather than by a COUNT and then again for the page. A page past the end falls back to a
-    count and the last page."""
+def paginate(queryset: QuerySet, page: str | None, per_page: int, *, total: int) -> Page:
+    """One page of `queryset` (a values_list in a total order, as the filters' sorts are) of
+    `total` rows, counted by the caller: one query, the page's rows, and none when there are no
+    rows. A page past the end is the last page."""
     try:
         number = max(int(page or 1), 1)
     except (TypeError, ValueError):
         number = 1
-    if total is None:
-        offset = (number - 1) * per_page
-        counted = queryset.annotate(_total=Window(Count("id")))
-        items = list(counted[offset : offset + per_page])
-        if items:
-            paginator = CountedPaginator(queryset, per_page, count=items[0][-1])
-            return Page([item[:-1] for item in items], number, paginator)
     page_obj = CountedPaginator(queryset, per_page, count=total).get_page(number)
-    bottom = (page_obj.number - 1) * per_page
-    if bottom >= DEFERRED_JOIN_FROM:
-        # Deep pages: sort and skip narrow (id, sort key) rows, then read the page's 50 rows
-        # whole, instead of sorting every full row to throw most of them away.
-        ids = queryset.values_list("id", flat=True)[bottom : bottom + per_page]
-        page_obj.object_list = list(queryset.filter(id__in=ids))
+    before = (page_obj.number - 1) * per_page
+    size = min(per_page, total - before)
+    after = total - before - size
+    if before < DEFERRED_JOIN_FROM and before <= after:
+        return page_obj  # near the start: the sliced queryset as it is
+    # Skip as few rows as possible: a page nearer the end is read in the reverse order from
+    # the end (the order is total, so the same rows) and turned around.
+    backwards = after < before
+    ordered, skip = (queryset.reverse(), after) if backwards else (queryset, before)
+    if skip >= DEFERRED_JOIN_FROM:
+        # Deep in the middle: sort and skip narrow (id, sort key) rows, then read the page's
+        # rows whole, instead of sorting every full row to throw most of them away.
+        ids = ordered.values_list("id", flat=True)[skip : skip + size]
+        rows = list(ordered.filter(id__in=ids))
+    else:
+        rows = list(ordered[skip : skip + size])
+    if backwards:
+        rows.reverse()
+    page_obj.object_list = rows
     return page_obj
 
 
@@ -114,23 +119,21 @@ def _common_cells(row: tuple, tz: zoneinfo.ZoneInfo) -> str:
     )
 
 
-def portal_client_rows(rows: Iterable[tuple], tz: zoneinfo.ZoneInfo) -> list[SafeString]:
-    """The `<tr>` of each client (ROW_FIELDS tuples) in the portal's list; names link to the
-    client's page."""
+def portal_client_rows(rows: Iterable[tuple], tz: zoneinfo.ZoneInfo) -> SafeString:
+    """The `<tr>` of each client (ROW_FIELDS tuples) in the portal's list, one per line, as one
+    piece of markup (one variable for the template); names link to the client's page."""
     client_url = _url_maker("portal:client_detail")
     html = []
     for row in rows:
         pk, _partner, name, external_id = row[:4]
         html.append(
-            mark_safe(  # noqa: S308 -- every text value is escaped above or here
-                f'<tr data-client-id="{pk}">'
-                f'<td data-label="Name"><a href="{client_url(pk)}"><strong>{escape(name)}'
-                f"</strong></a></td>"
-                f'<td class="mono" data-label="External id">{escape(external_id)}</td>'
-                f"{_common_cells(row, tz)}</tr>"
-            )
+            f'<tr data-client-id="{pk}">'
+            f'<td data-label="Name"><a href="{client_url(pk)}"><strong>{escape(name)}'
+            f"</strong></a></td>"
+            f'<td class="mono" data-label="External id">{escape(external_id)}</td>'
+            f"{_common_cells(row, tz)}</tr>"
         )
-    return html
+    return mark_safe("\n      ".join(html))  # noqa: S308 -- every text value is escaped
 
 
 def console_client_rows(rows: Iterable[tuple], tz: zoneinfo.ZoneInfo) -> list[SafeString]:

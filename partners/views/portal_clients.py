@@ -32,7 +32,7 @@ from partners.client_selectors import (
 )
 from partners.enums import ClientStatus
 from partners.errors import PartnerError
-from partners.filters import PortalClientFilter, sort_columns, sort_label
+from partners.filters import PortalClientFilter, QueryLinks, sort_columns, sort_label
 from partners.forms_clients import ClientChurnForm, ClientCreateForm, ClientForm, ClientImportForm
 from partners.models import Client
 from partners.permissions import Capability, role_can
@@ -96,43 +96,63 @@ def _filterset(request: HttpRequest) -> PortalClientFilter:
 # ---- list and export ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StatusLink:
+    """A status button above the list: the partner's count, and the list with that status."""
+
+    status: str
+    label: str
+    count: int
+    href: str
+    current: bool
+
+
 @portal_view(Capability.VIEW)
 def client_list(request: HttpRequest) -> HttpResponse:
     tz = _tz(request)
-    overview = client_overview(request.partner)
     filterset = PortalClientFilter(
-        request.GET or None,
-        queryset=partner_clients(request.partner),
-        tz=tz,
-        service_tiers=overview.service_tiers,
+        request.GET or None, queryset=partner_clients(request.partner), tz=tz
     )
-    clients = filterset.qs.values_list(*ROW_FIELDS)  # .qs validates the filters
-    narrowed = filterset.is_bound and any(
-        value not in (None, "")
-        for name, value in filterset.form.cleaned_data.items()
-        if name != "sort"
-    )
-    # Unfiltered, the overview already counted the rows: no second COUNT over them.
-    page = paginate(
-        clients,
-        request.GET.get("page"),
-        PAGE_SIZE,
-        total=None if narrowed else overview.total,
-    )
+    # One query for the counts per status, the service tiers in use and how many clients match
+    # the filters, per status and tier; then one for the page's rows. The tier filter can only
+    # be checked against the tiers that query finds, so it picks its groups afterwards.
+    overview = client_overview(request.partner, filterset.conditions(without=["service_tier"]))
+    filterset.set_service_tiers(overview.service_tiers)
+    cleaned = filterset.form.cleaned_data if filterset.is_bound else {}
+    matched = overview.matching(service_tier=cleaned.get("service_tier"))
+    clients = filterset.qs.values_list(*ROW_FIELDS)
+    page = paginate(clients, request.GET.get("page"), PAGE_SIZE, total=matched)
     filter_names = set(filterset.filters) - {"sort"}
+    current_status = cleaned.get("status", "")
+    links = QueryLinks(request.GET)
     context = {
         "filter": filterset,
         "form": filterset.form,
         "page_obj": page,
         "rows": portal_client_rows(page.object_list, tz),
         "total": overview.total,
-        "status_counts": overview.status_counts,
-        "current_status": filterset.form.cleaned_data.get("status") if filterset.is_bound else "",
+        "all_href": links.href(status=None, page=None),
+        "status_links": [
+            StatusLink(
+                sc.status,
+                sc.label,
+                sc.count,
+                links.href(status=sc.status, page=None),
+                sc.status == current_status,
+            )
+            for sc in overview.status_counts
+        ],
+        "current_status": current_status,
+        "previous_href": (
+            links.href(page=page.previous_page_number()) if page.has_previous() else ""
+        ),
+        "next_href": (links.href(page=page.next_page_number()) if page.has_next() else ""),
         "sort_columns": sort_columns(filterset.current_sort, request.GET),
         "sort_label": sort_label(filterset.current_sort),
         "is_filtered": any(v for k, v in request.GET.items() if k in filter_names),
         "can_manage": _can_manage(request),
-        "export_query": _export_query(request),
+        # The export link carries the filters and the sort, not the page.
+        "export_query": links.href(page=None).removeprefix("?"),
         # What the user entered, shown back in the filter form as typed.
         "filter_values": {name: request.GET.get(name, "") for name in filter_names},
         "status_choices": ClientStatus.choices,
@@ -147,12 +167,6 @@ def client_list(request: HttpRequest) -> HttpResponse:
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def _export_query(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 class _Echo:

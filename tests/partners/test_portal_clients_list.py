@@ -10,8 +10,11 @@ import re
 import zoneinfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
+from partners.enums import ClientStatus
 from partners.models import Client
 from tests.factories import ClientFactory
 
@@ -181,22 +184,56 @@ def test_fifty_a_page(vendor_a):
     assert "Clients 1–50 of 60 matching" in viewer.get(URL, {"q": "client"}).content.decode()
 
 
-def test_deep_pages_read_the_same_rows_through_their_ids(vendor_a, monkeypatch):
+def client_ids(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<tr data-client-id="(\d+)">', html)]
+
+
+@pytest.mark.parametrize("deferred_from", [1000, 50])
+def test_every_page_has_the_rows_of_the_sorted_list_whichever_way_it_is_read(
+    vendor_a, monkeypatch, deferred_from
+):
+    """A page in the second half is read backwards from the end and turned around; one deep in
+    the middle (from `DEFERRED_JOIN_FROM` skipped rows) through its ids, from whichever end is
+    nearer. Every way gives the page of the one sorted list, also with ties in the sort key
+    (status, then name) that only the id breaks."""
     from partners.views import client_rows
 
+    monkeypatch.setattr(client_rows, "DEFERRED_JOIN_FROM", deferred_from)
     partner = make_partner(vendor_a)
+    statuses = ["active", "trial", "suspended", "nfr", "churned"]
     with schema_context(vendor_a.schema):
-        for n in range(120):
-            ClientFactory(partner=partner, name=f"Client {n:03d}", external_id=f"X{n:03d}")
+        for n in range(290):
+            ClientFactory(
+                partner=partner,
+                name=f"Client {n % 40:02d}",  # seven or eight clients share each name
+                external_id=f"X{n:03d}",
+                status=statuses[n % 5],
+                ended_on=datetime.date(2026, 2, 1) if n % 5 == 4 else None,
+            )
+        rank = {status: i for i, status in enumerate(ClientStatus.values)}  # lifecycle order
+        rows = list(Client.objects.filter(partner=partner).values_list("pk", "name", "status"))
+    by_status = [pk for pk, name, status in sorted(rows, key=lambda r: (rank[r[2]], r[1], r[0]))]
+    by_name_desc = [pk for pk, _name, _status in sorted(rows, key=lambda r: (r[1], r[0]))][::-1]
+    # How each page is read: from which end, and whether through its ids.
+    ways = {
+        1000: ["start", "start", "start", "end", "end", "end"],
+        50: ["start", "start ids", "start ids", "end ids", "end", "end"],
+    }[deferred_from]
     viewer = portal_as(vendor_a, partner, "viewer")
-    shallow = [
-        names(viewer.get(URL, {"page": p, "sort": "-name"}).content.decode()) for p in (2, 3)
-    ]
-    monkeypatch.setattr(client_rows, "DEFERRED_JOIN_FROM", 50)
-    _, deep = count_queries(viewer, URL, {"page": 3, "sort": "-name"})
-    _, second = count_queries(viewer, URL, {"page": 2, "sort": "-name"})
-    assert [names(second), names(deep)] == shallow
-    assert names(deep) == [f"Client {n:03d}" for n in range(19, -1, -1)]
+    viewer.get(URL)  # warm up (session, content types)
+    for sort, expected in (("status", by_status), ("-name", by_name_desc)):
+        reference, _ = count_queries(viewer, URL, {"sort": sort})
+        for page, way in enumerate(ways, start=1):  # 50, 50, 50, 50, 50, 40 rows
+            with CaptureQueriesContext(connection) as queries:
+                html = viewer.get(URL, {"sort": sort, "page": page}).content.decode()
+            assert client_ids(html) == expected[(page - 1) * 50 : page * 50], (sort, page)
+            assert len(queries) == reference  # one query for the page, whichever way
+            # The page query's (outer) order ends on the id: the list's direction, or reversed.
+            sql = queries[-1]["sql"]
+            last = sql.rsplit("ORDER BY", 1)[1].rsplit(", 1 ", 1)[1]
+            backwards = last.startswith("DESC" if sort == "status" else "ASC")
+            ids = " ids" if " IN (SELECT " in sql else ""
+            assert ("end" if backwards else "start") + ids == way, (sort, page)
 
 
 def test_htmx_gets_only_the_results_and_keeps_the_sort_in_the_form(vendor_a, setup):
