@@ -222,3 +222,7 @@ class ChargeTier(models.Model):
 
     def __str__(self) -> str:
         return f"up to {self.up_to if self.up_to is not None else '∞'}"
+
+
+from .models_subscriptions import *  # noqa
+from .models_usage import *  # noqa

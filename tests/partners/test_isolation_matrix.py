@@ -34,7 +34,9 @@ from django_tenants.utils import schema_context
 from accounts.enums import PartnerRole
 from accounts.models import ApiKey, Invitation, User
 from accounts.services.api_keys import api_key_create
-from billing.models import Meter, PricePlan
+from billing.models import Meter, PricePlan, Subscription, UsageEvent
+from billing.services.catalog import price_plan_create
+from billing.services.subscriptions import subscription_create
 from core.actors import Actor
 from core.models import AuditEntry
 from core.services.audit import audit_record, snapshot
@@ -98,6 +100,8 @@ API_KINDS: dict[type[models.Model], str] = {
     Client: "client",
     ApiKey: "api_key",
     AuditEntry: "audit_entry",
+    UsageEvent: "usage_event",  # write-only (no detail routes): add it to build_side() with one
+    Subscription: "subscription",
 }
 PROGRAM_DATA: set[type[models.Model]] = {Track, Tier, Meter, PricePlan}
 
@@ -321,6 +325,21 @@ def build_side(tv: TestVendor, track: Track, tier: Tier, version: AgreementVersi
         instance=clients[0],
         after=snapshot(clients[0]),
     )
+    plan = PricePlan.objects.filter(code="matrix-seats").first() or price_plan_create(
+        code="matrix-seats",
+        name="Matrix Seats",
+        currency=partner.currency,
+        effective_from=datetime.date(2026, 1, 1),
+        charges=[{"seats": True, "model": "per_unit", "unit_price": "3", "counting_rule": "peak"}],
+        actor=Actor.system("tests"),
+    )
+    subscription = subscription_create(
+        client=clients[0],
+        price_plan=plan,
+        quantity=7,
+        started_on=clients[0].started_on,
+        actor=Actor.system("tests"),
+    )
     # The membership a URL names is a viewer's: acting on it never locks the owner out.
     objects = {
         "partner": partner,
@@ -330,6 +349,7 @@ def build_side(tv: TestVendor, track: Track, tier: Tier, version: AgreementVersi
         "api_key": issued.api_key,
         "acceptance": acceptance,
         "audit_entry": entry,
+        "subscription": subscription,
     }
     markers = [
         partner.name,
@@ -683,8 +703,9 @@ def test_api_creates_naming_the_other_partner_are_refused_and_change_nothing(mat
     for body in bodies_naming_b(matrix):
         before = everything(matrix)
         response = api_call(matrix.api(), "post", url, body)
-        # 400 (a field error: not B's id) or 403 (a partner key may not create these at all).
-        assert response.status_code in (400, 403), (url, body, response.content)
+        # 400 (a field error: not B's id) or 403 (a partner key may not create these at all);
+        # 422: a batch endpoint (usage events) whose every item was refused.
+        assert response.status_code in (400, 403, 422), (url, body, response.content)
         assert everything(matrix) == before, f"POST {url} {body} changed something"
         assert_no_b(matrix, response, f"POST {url}")
 
