@@ -22,31 +22,13 @@ from billing.services.subscriptions import subscription_create
 from core.actors import Actor
 from core.models import AuditEntry
 from partners.models import Client, Partner
+from tests.committed import committed as on_own_connection
 from tests.factories import ClientFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 
 ACTOR = Actor.system("subscription race")
 D = datetime.date
-
-
-def on_own_connection(fn):
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:  # re-raised in the test's thread
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from billing.ingest import ingest_batch
 from billing.models import Meter, UsageEvent
 from core.api.problems import PROBLEM_CONTENT_TYPE
 from partners.models import Client, Partner
+from tests.committed import committed
 from tests.conftest import host_client, make_api_key
 from tests.factories import ClientFactory, PartnerFactory
 
@@ -528,25 +529,6 @@ def test_a_batch_of_1000_takes_a_constant_handful_of_queries(world):
 # committed from a thread of their own and removed again afterwards.
 
 
-def _on_own_connection(fn):
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:  # re-raised in the test's thread
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
 @pytest.fixture
 def committed_world(vendor_a):
     schema = vendor_a.schema
@@ -560,7 +542,7 @@ def committed_world(vendor_a):
             )
             return partner, client, meter
 
-    partner, client, meter = _on_own_connection(make)
+    partner, client, meter = committed(make)
     yield schema, partner, client, meter
 
     def clean():
@@ -573,7 +555,7 @@ def committed_world(vendor_a):
             track.program.delete()
             Meter.objects.filter(pk=meter.pk).delete()
 
-    _on_own_connection(clean)
+    committed(clean)
 
 
 def test_the_same_batch_from_several_threads_is_stored_once(committed_world):
@@ -623,7 +605,7 @@ def test_the_same_batch_from_several_threads_is_stored_once(committed_world):
                 .values_list("event_id", "quantity")
             )
 
-    assert _on_own_connection(check) == [(f"race-{i:04d}", Decimal(i)) for i in range(500)]
+    assert committed(check) == [(f"race-{i:04d}", Decimal(i)) for i in range(500)]
 
 
 def test_the_openapi_schema_documents_the_endpoint(tmp_path):

@@ -11,9 +11,8 @@ connection of its own, then removed again by `undo_commits`.
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 from django.apps import apps
@@ -26,6 +25,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import User
 from core.models import AuditEntry
+from tests.committed import committed
 from tests.conftest import TestVendor, chromium_path
 
 T = TypeVar("T")
@@ -48,27 +48,6 @@ def require_chromium() -> str:
             pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but was not found.")
         pytest.skip("Chromium is not installed (apt-get install chromium).")
     return path
-
-
-def committed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run `fn` on a fresh thread, i.e. its own connection in autocommit: what it writes is
-    committed at once and visible to the live server, unlike the test's rolled-back transaction."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = fn(*args, **kwargs)
-        except BaseException as exc:
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 @pytest.fixture(scope="session")
