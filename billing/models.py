@@ -224,5 +224,18 @@ class ChargeTier(models.Model):
         return f"up to {self.up_to if self.up_to is not None else '∞'}"
 
 
-from .models_subscriptions import *  # noqa
-from .models_usage import *  # noqa
+# Models kept in their own modules, registered with the app through this one.
+from .models_subscriptions import SeatQuantityChange, Subscription  # noqa: E402
+from .models_usage import UsageEvent  # noqa: E402
+
+__all__ = [
+    "Charge",
+    "ChargeTier",
+    "Meter",
+    "PricePlan",
+    "PricePlanVersion",
+    "Product",
+    "SeatQuantityChange",
+    "Subscription",
+    "UsageEvent",
+]
