@@ -225,17 +225,39 @@ class ChargeTier(models.Model):
 
 
 # Models kept in their own modules, registered with the app through this one.
+from .models_invoicing import (  # noqa: E402
+    BillingPeriod,
+    CreditNote,
+    CreditNoteLine,
+    DocumentSequence,
+    Invoice,
+    InvoiceLine,
+    LateUsage,
+    PartnerMrr,
+    RatingChunk,
+    UsageImport,
+)
 from .models_subscriptions import SeatQuantityChange, Subscription  # noqa: E402
 from .models_usage import UsageEvent  # noqa: E402
 
 __all__ = [
+    "BillingPeriod",
     "Charge",
     "ChargeTier",
+    "CreditNote",
+    "CreditNoteLine",
+    "DocumentSequence",
+    "Invoice",
+    "InvoiceLine",
+    "LateUsage",
     "Meter",
+    "PartnerMrr",
     "PricePlan",
     "PricePlanVersion",
     "Product",
+    "RatingChunk",
     "SeatQuantityChange",
     "Subscription",
     "UsageEvent",
+    "UsageImport",
 ]
