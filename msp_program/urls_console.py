@@ -3,6 +3,7 @@
 from django.urls import path
 
 from accounts.urls_console import urlpatterns as accounts_patterns
+from billing.urls import console_catalog, console_invoices, console_periods, console_usage
 from core.urls_console import urlpatterns as core_patterns
 from core.views_shell import console_home
 from partners.urls import console_clients, console_partners, console_program
@@ -15,4 +16,8 @@ urlpatterns = [
     *console_partners.urlpatterns,
     *console_program.urlpatterns,
     *console_clients.urlpatterns,
+    *console_catalog.urlpatterns,
+    *console_periods.urlpatterns,
+    *console_invoices.urlpatterns,
+    *console_usage.urlpatterns,
 ]

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from billing.urls import portal_invoices, portal_subscriptions, portal_usage
 from core.views_shell import portal_home
 from partners.urls import portal_clients, portal_onboarding, portal_program
 
@@ -11,4 +12,7 @@ urlpatterns = [
     *portal_program.urlpatterns,
     *portal_onboarding.urlpatterns,
     *portal_clients.urlpatterns,
+    *portal_subscriptions.urlpatterns,
+    *portal_usage.urlpatterns,
+    *portal_invoices.urlpatterns,
 ]

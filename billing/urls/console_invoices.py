@@ -1,0 +1,3 @@
+"""console_invoices pages of the billing app (a plain pattern list, merged by msp_program)."""
+
+urlpatterns: list = []
