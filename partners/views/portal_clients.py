@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 from core.actors import Actor
 from core.models import AuditEntry
 from partners.access import portal_view
+from partners.client_sections import render_client_sections
 from partners.client_selectors import (
     client_history,
     client_overview,
@@ -277,6 +278,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_manage": _can_manage(request),
         "status_actions": actions,
         "display_tz": _tz(request).key,
+        "client_sections": render_client_sections(request, client, "portal"),
     }
     return render(request, "partners/portal/clients/detail.html", context)
 
