@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = "Billing"
+
+    def ready(self) -> None:
+        from partners.requirements import register_metric
+
+        from .selectors_mrr import latest_mrr
+
+        # Tier evaluation's minimum-MRR requirement reads the MRR recorded at finalize.
+        register_metric("mrr", latest_mrr)

@@ -8,3 +8,7 @@ class BillingError(Exception):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class PeriodStateError(BillingError):
+    """The billing period is not in a state that allows this (the API answers 409)."""

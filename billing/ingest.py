@@ -23,13 +23,14 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from partners.models import Client, Partner
 
 from .models import Meter
 from .models_usage import QUANTITY_DIGITS, UsageEvent
+from .services.periods import late_usage_note, latest_closed_end
 
 MAX_BATCH = 1000
 MAX_EVENT_ID = 255
@@ -308,7 +309,7 @@ def ingest_batch(items: list[Any], *, caller_partner_id: int | None) -> IngestRe
                 orjson.dumps(item.properties).decode(),
             )
 
-    inserted = _insert(list(rows_by_event.values())) if rows_by_event else 0
+    inserted = _insert(list(rows_by_event.values()), now) if rows_by_event else 0
     return IngestResult(
         accepted=inserted,
         duplicates=duplicates_in_batch + len(rows_by_event) - inserted,
@@ -326,13 +327,19 @@ _INSERT = f"""
                          %s::timestamptz[], %s::jsonb[]) AS e
     ORDER BY 1
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING 1
+    RETURNING partner_id, timestamp
 """
 
 
-def _insert(rows: list[tuple]) -> int:
-    """One statement for the whole batch; the number of rows it actually wrote."""
+def _insert(rows: list[tuple], now: datetime.datetime) -> int:
+    """One statement for the whole batch; the number of rows it actually wrote. Events for a
+    period already being rated, reviewed or finalized are reported to the close (late usage) in
+    the same transaction — checked only when the batch reaches back that far (one small query)."""
     columns = [list(column) for column in zip(*rows, strict=True)]
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        closed_until = latest_closed_end()
         cursor.execute(_INSERT, columns)
-        return len(cursor.fetchall())
+        written = cursor.fetchall()
+        if closed_until is not None and min(columns[5]) < closed_until:
+            late_usage_note([r for r in written if r[1] < closed_until], now=now)
+        return len(written)

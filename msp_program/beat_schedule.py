@@ -25,6 +25,13 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute=11, hour=2, day_of_month=1),
         "args": ("partners.tasks.evaluate_tiers",),
     },
+    "close-billing-periods": {
+        # Hourly, so that each vendor's close starts within the hour after midnight of the 1st
+        # in its own timezone (the task does nothing on other days).
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(minute=5),
+        "args": ("billing.tasks.close_due_periods",),
+    },
     "remind-agreement-reacceptance": {
         "task": "tenancy.tasks.fan_out_to_vendors",
         "schedule": crontab(minute=7, hour=8),

@@ -53,13 +53,16 @@ DECLARE
     line_amounts numeric;
     line_discounts numeric;
 BEGIN
-    SELECT subtotal, discount, number INTO invoice FROM billing_invoice WHERE id = NEW.id;
-    IF NOT FOUND THEN
+    -- Deferred: it runs at commit, whatever the search_path is then, so name the schema.
+    EXECUTE format('SELECT subtotal, discount, number FROM %I.billing_invoice WHERE id = $1',
+                   TG_TABLE_SCHEMA)
+        INTO invoice USING NEW.id;
+    IF invoice.subtotal IS NULL THEN
         RETURN NULL;  -- deleted later in the same transaction
     END IF;
-    SELECT coalesce(sum(amount), 0), coalesce(sum(discount), 0)
-        INTO line_amounts, line_discounts
-        FROM billing_invoiceline WHERE invoice_id = NEW.id;
+    EXECUTE format('SELECT coalesce(sum(amount), 0), coalesce(sum(discount), 0) '
+                   'FROM %I.billing_invoiceline WHERE invoice_id = $1', TG_TABLE_SCHEMA)
+        INTO line_amounts, line_discounts USING NEW.id;
     IF line_amounts <> invoice.subtotal OR line_discounts <> invoice.discount THEN
         RAISE EXCEPTION 'Invoice % totals do not match its lines (subtotal % vs lines %, discount % vs lines %).',
             coalesce(invoice.number, 'draft ' || NEW.id), invoice.subtotal, line_amounts,
