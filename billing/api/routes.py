@@ -1,5 +1,7 @@
 """API resources of the billing app."""
 
+from .invoices import CreditNoteViewSet, InvoiceViewSet
+from .periods import BillingPeriodViewSet
 from .subscriptions import SubscriptionViewSet
 from .usage import UsageEventViewSet
 from .views import MeterViewSet, PricePlanViewSet
@@ -11,3 +13,6 @@ def register(router) -> None:
     router.register("price-plans", PricePlanViewSet, basename="price-plan")
     router.register("usage-events", UsageEventViewSet, basename="usage-event")
     router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+    router.register("invoices", InvoiceViewSet, basename="invoice")
+    router.register("credit-notes", CreditNoteViewSet, basename="credit-note")
+    router.register("billing-periods", BillingPeriodViewSet, basename="billing-period")

@@ -44,6 +44,7 @@ _PROBLEM_MEANINGS = {
     "filter": "A filter's value is invalid: `errors` names the parameter.",
     403: "Not allowed for this key; nothing was saved.",
     404: "No such object, or one outside the key's partner.",
+    409: "Not possible in the object's current state; `detail` says why. Nothing changed.",
 }
 
 

@@ -8,19 +8,8 @@ the tenants and users created at session setup.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import time
-import uuid
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -29,119 +18,27 @@ from msp_program.celery import app
 from tenancy.models import PUBLIC_SCHEMA, Vendor
 from tenancy.services import vendor_suspend
 from tenancy.tasks import fan_out_to_vendors, vendor_probe
+from tests.celery_worker import WorkerFailed, start_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db]
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
 RESULT_TIMEOUT = 10.0
-# The worker's database connections carry this name, so teardown can wait for them to be gone.
-APPLICATION_NAME = f"celery-worker-test-{os.getpid()}"
-
-
-def _test_database_url() -> str:
-    """DATABASE_URL for the *test* database (pytest-django renamed NAME to test_<name>)."""
-    db = settings.DATABASES["default"]
-    auth = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = quote(db.get("HOST") or "", safe="")  # a socket directory becomes %2F…
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return (
-        f"postgres://{auth}@{host}{port}/{quote(db['NAME'], safe='')}"
-        f"?application_name={APPLICATION_NAME}"
-    )
-
-
-def _worker_connections() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-            [APPLICATION_NAME],
-        )
-        return cursor.fetchone()[0]
-
-
-def _log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=STOP_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
 def worker(django_db_setup, django_db_blocker):
     """A running `celery worker` process; yields its node name."""
-    nodename = f"iso-test-{uuid.uuid4().hex[:8]}@localhost"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "msp_program.settings.test",
-        "DATABASE_URL": _test_database_url(),
-        "DATABASE_CONN_MAX_AGE": "0",  # close after each task: nothing lingers on the test db
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
-        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
-    }
-    app.control.purge()  # messages left by earlier runs must not reach this worker
-    log_file = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
-    with log_file.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "msp_program",
-                "worker",
-                "--pool=solo",
-                "-c",
-                "1",
-                "-Q",
-                "celery",
-                "-n",
-                nodename,
-                "-l",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"celery worker exited with {proc.returncode}:\n{_log_tail(log_file)}")
-            if app.control.ping(destination=[nodename], timeout=0.5):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"celery worker did not answer a ping:\n{_log_tail(log_file)}")
-        yield nodename
+        process = start_worker("iso-test")
+    except WorkerFailed as exc:
+        pytest.fail(str(exc))
+    try:
+        yield process.nodename
     finally:
-        _stop(proc)
+        process.stop()
         with django_db_blocker.unblock():
-            deadline = time.monotonic() + STOP_TIMEOUT
-            while _worker_connections() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            left = _worker_connections()
-        log_file.unlink(missing_ok=True)
+            left = process.wait_for_no_connections()
+        process.cleanup()
         assert left == 0, "the worker left connections open on the test database"
 
 
