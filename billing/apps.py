@@ -12,3 +12,11 @@ class BillingConfig(AppConfig):
 
         # Tier evaluation's minimum-MRR requirement reads the MRR recorded at finalize.
         register_metric("mrr", latest_mrr)
+
+        from .client_sections_subscriptions import register_subscriptions_section
+
+        register_subscriptions_section()
+
+        from .client_sections_usage import register_usage_section
+
+        register_usage_section()

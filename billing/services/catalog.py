@@ -178,6 +178,22 @@ def product_create(*, code: str, name: str, actor: Actor, description: str = "")
     return product
 
 
+def product_update(*, product: Product, actor: Actor, name: str, description: str = "") -> Product:
+    """A product's name and description. Its code never changes (plans and meters name it)."""
+    name = clean_text(name, field="name", label="A name", max_length=200, required=True)
+    description = str(description or "").strip()
+    with transaction.atomic():
+        locked = Product.objects.select_for_update().get(pk=product.pk)
+        changed = {
+            key: value
+            for key, value in {"name": name, "description": description}.items()
+            if getattr(locked, key) != value
+        }
+        if changed:
+            audited_update(locked, actor=actor, action="product.updated", changes=changed)
+    return locked
+
+
 # --- meters ----------------------------------------------------------------------------------
 
 
@@ -280,6 +296,9 @@ def meter_update(*, meter: Meter, actor: Actor, **changes: Any) -> Meter:
                 "Create a new meter instead.",
                 field=sorted(meaning)[0],
             )
+        if "product" in changed:  # recorded by id: the audit row holds JSON
+            product = changed.pop("product")
+            changed["product_id"] = product.pk if product is not None else None
         if changed:
             audited_update(locked, actor=actor, action="meter.updated", changes=changed)
     return locked
