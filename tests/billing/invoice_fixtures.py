@@ -381,10 +381,9 @@ def run_deferred_checks(tv) -> None:
     """Fire the deferred invoice-totals check now, in the vendor's schema.
 
     Tests run in one transaction that is rolled back, so the check (deferred to COMMIT) would
-    only run in Django's teardown `SET CONSTRAINTS ALL IMMEDIATE` — with the search path already
-    back on the public schema, where the trigger's table is not found. Call this at the end of
-    a test that wrote invoices (an autouse fixture does it): it also proves the rows are
-    consistent."""
+    only run in Django's teardown `SET CONSTRAINTS ALL IMMEDIATE`, where a failure is hard to
+    read. Call this at the end of a test that wrote invoices (an autouse fixture does it): it
+    proves the rows are consistent, inside the test."""
     with schema_context(tv.schema), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
