@@ -24,16 +24,18 @@ from django.db.models import Q
 
 from billing.closing.drafts import DraftInvoice, DraftLine
 from billing.models import Charge, Meter, PricePlan, SeatQuantityChange, Subscription, UsageEvent
-from billing.rating.aggregations import aggregation_for
+from billing.rating.aggregations import SqlColumns, aggregation_for
+from billing.rating.charge_models import price
 from billing.rating.pooling import rate_charge
 from billing.rating.seats import BillingMonth, QuantityChange, SeatSubscription, count_seats
-from billing.rating.types import ChargeSpec, Tier, TierAmount
+from billing.rating.types import ChargeSpec, PricedQuantity, Tier, TierAmount
 from billing.selectors import price_plans_with_versions, version_in_effect
 from core.money import invoice_totals, line_totals
 from partners.enums import ClientStatus
 from partners.models import Client, Partner
 
 NOT_BILLED = (ClientStatus.TRIAL, ClientStatus.NFR)
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,24 @@ def previous_month(month: datetime.date) -> datetime.date:
     return (month.replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
 
 
+_timezones: dict[str, str] = {}
+
+
 def vendor_timezone() -> zoneinfo.ZoneInfo:
-    name = getattr(connection.tenant, "timezone", None) or "UTC"
+    """The current vendor's timezone. Requests and tasks carry the Vendor itself; code run under
+    django-tenants' schema_context (commands, the demo seed) has only the schema name, so the
+    vendor's zone is looked up once per schema and process."""
+    name = getattr(connection.tenant, "timezone", None)
+    if not name:
+        schema = connection.schema_name
+        if schema not in _timezones:
+            from tenancy.models import Vendor
+
+            _timezones[schema] = (
+                Vendor.objects.filter(schema_name=schema).values_list("timezone", flat=True).first()
+                or "UTC"
+            )
+        name = _timezones[schema]
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -85,6 +103,22 @@ def period_bounds(month: datetime.date, tz: zoneinfo.ZoneInfo | None = None) -> 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ChargeInfo:
+    """What rating needs of one charge of a plan version, worked out once per catalog."""
+
+    charge: Charge
+    pk: int
+    meter_id: int | None
+    seats: bool
+    counting_rule: str
+    pooled: bool
+    plan_code: str
+    currency: str
+    description: str
+    spec: ChargeSpec
+
+
 class Catalog:
     """Every price plan with its versions, charges, meters and tiers, loaded once (a constant
     number of queries) and shared by all the chunks a worker rates; ChargeSpecs cached."""
@@ -94,6 +128,8 @@ class Catalog:
         self.meters: dict[int, Meter] = {meter.pk: meter for meter in Meter.objects.all()}
         self._specs: dict[int, ChargeSpec] = {}
         self._versions: dict[tuple[int, datetime.date], Any] = {}
+        self._charges: dict[tuple[int, datetime.date], tuple[ChargeInfo, ...]] = {}
+        self._positions: dict[int, tuple] | None = None
 
     def version(self, plan_id: int, month: datetime.date):
         key = (plan_id, month)
@@ -108,6 +144,42 @@ class Catalog:
             spec = charge_spec(charge, currency)
             self._specs[charge.pk] = spec
         return spec
+
+    def charges(self, plan_id: int, month: datetime.date) -> tuple[ChargeInfo, ...]:
+        """The charges of the plan's version in effect that month (none without one)."""
+        key = (plan_id, month)
+        infos = self._charges.get(key)
+        if infos is None:
+            version = self.version(plan_id, month)
+            plan = self.plans.get(plan_id)
+            infos = tuple(
+                ChargeInfo(
+                    charge=charge,
+                    pk=charge.pk,
+                    meter_id=charge.meter_id,
+                    seats=charge.seats,
+                    counting_rule=charge.counting_rule,
+                    pooled=charge.pooled,
+                    plan_code=plan.code,
+                    currency=plan.currency,
+                    description=_description(charge, self.meters, plan),
+                    spec=self.spec(charge, plan.currency),
+                )
+                for charge in (version.charges.all() if version is not None else ())
+            )
+            self._charges[key] = infos
+        return infos
+
+    def positions(self) -> dict[int, tuple]:
+        """Each charge's place on an invoice: (plan code, position in its version)."""
+        if self._positions is None:
+            self._positions = {
+                charge.pk: (plan.code, charge.position)
+                for plan in self.plans.values()
+                for version in plan.versions.all()
+                for charge in version.charges.all()
+            }
+        return self._positions
 
 
 def charge_spec(charge: Charge, currency: str) -> ChargeSpec:
@@ -128,29 +200,69 @@ def charge_spec(charge: Charge, currency: str) -> ChargeSpec:
     )
 
 
+_COLUMNS = {
+    "quantity": "quantity",
+    "timestamp": '"timestamp"',
+    "event_id": "event_id",
+    "properties": "properties",
+}
+
+
 def aggregate_usage(
     partner_ids: Sequence[int], bounds: PeriodBounds, meters: Iterable[Meter]
 ) -> dict[tuple[int, int, int], Decimal]:
-    """{(partner, client, meter): quantity} over the period, each meter by its own aggregation:
-    one GROUP BY query per (aggregation, property) in use."""
+    """{(partner, client, meter): quantity} over the period, each meter by its own aggregation.
+
+    One GROUP BY (partner, client, meter) query over the period's events, whatever the meters:
+    a group holds one meter's events, so the select list carries one aggregate per kind of
+    aggregation in use (the registry's SQL) and each group's quantity is read from its meter's
+    column. Each aggregate is fed only its own meters' rows (the others see NULL), so e.g. a
+    distinct count does not parse the properties of every event. One pass over the events, not
+    one per kind: the period's rows of a chunk of partners are spread over the whole table."""
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for meter in meters:
         groups[(meter.aggregation, meter.unique_property)].append(meter.pk)
     result: dict[tuple[int, int, int], Decimal] = {}
-    if not partner_ids:
+    if not partner_ids or not groups:
         return result
-    table = UsageEvent._meta.db_table
-    with connection.cursor() as cursor:
-        for (kind, unique_property), meter_ids in sorted(groups.items()):
-            aggregate = aggregation_for(kind, unique_property or None).sql()
-            cursor.execute(
-                f"SELECT partner_id, client_id, meter_id, {aggregate.sql} FROM {table} "
-                "WHERE partner_id = ANY(%s) AND timestamp >= %s AND timestamp < %s "
-                "AND meter_id = ANY(%s) GROUP BY partner_id, client_id, meter_id",
-                [*aggregate.params, list(partner_ids), bounds.starts_at, bounds.ends_at, meter_ids],
+    ordered = sorted(groups.items())
+    selects: list[str] = []
+    params: list[Any] = []
+    column_of: dict[int, int] = {}
+    for index, ((kind, unique_property), meter_ids) in enumerate(ordered):
+        aggregation = aggregation_for(kind, unique_property or None)
+        if len(ordered) == 1:
+            aggregate = aggregation.sql()
+        else:
+            only = ", ".join(str(int(pk)) for pk in sorted(meter_ids))
+            aggregate = aggregation.sql(
+                SqlColumns(
+                    **{
+                        field: f"(CASE WHEN meter_id IN ({only}) THEN {column} END)"
+                        for field, column in _COLUMNS.items()
+                    }
+                )
             )
-            for partner_id, client_id, meter_id, quantity in cursor.fetchall():
-                result[(partner_id, client_id, meter_id)] = Decimal(quantity)
+        selects.append(aggregate.sql)
+        params.extend(aggregate.params)
+        for pk in meter_ids:
+            column_of[pk] = 3 + index
+    all_meters = sorted(column_of)
+    table = UsageEvent._meta.db_table
+    # ::bigint[]: Django sends small ids as int2[]; the cast keeps the plan on the bigint index.
+    sql = (
+        f"SELECT partner_id, client_id, meter_id, {', '.join(selects)} FROM {table} "
+        "WHERE partner_id = ANY(%s::bigint[]) AND timestamp >= %s AND timestamp < %s "
+        "AND meter_id = ANY(%s::bigint[]) GROUP BY partner_id, client_id, meter_id"
+    )
+    params += [list(partner_ids), bounds.starts_at, bounds.ends_at, all_meters]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            quantity = row[column_of[row[2]]]
+            result[(row[0], row[1], row[2])] = (
+                quantity if type(quantity) is Decimal else Decimal(quantity)
+            )
     return result
 
 
@@ -268,81 +380,161 @@ def partner_infos(partner_ids: Sequence[int]) -> dict[int, _PartnerInfo]:
     }
 
 
+@dataclass(slots=True)
+class RatingInputs:
+    """What rating reads from the database for some partners: their billable subscriptions and
+    their usage aggregated over the period. Read once for a chunk, then rated in parts."""
+
+    subscriptions: list[_Sub]
+    usage: dict[tuple[int, int, int], Decimal]
+
+    def of(self, partner_ids: Iterable[int]) -> RatingInputs:
+        """The inputs of some of these partners (their subscriptions in the same order)."""
+        wanted = set(partner_ids)
+        return RatingInputs([s for s in self.subscriptions if s.partner_id in wanted], self.usage)
+
+    def client_names(self) -> dict[int, str]:
+        return {sub.client_id: sub.client_name for sub in self.subscriptions}
+
+
+def rating_inputs(
+    partner_ids: Sequence[int],
+    bounds: PeriodBounds,
+    catalog: Catalog,
+    *,
+    client_id: int | None = None,
+) -> RatingInputs:
+    subs = _billable_subscriptions(partner_ids, bounds, client_id)
+    meters_used = {
+        info.meter_id
+        for plan_id in {sub.plan_id for sub in subs}
+        for info in catalog.charges(plan_id, bounds.month)
+        if info.meter_id is not None
+    }
+    usage = aggregate_usage(
+        partner_ids if client_id is None else sorted({s.partner_id for s in subs}),
+        bounds,
+        [catalog.meters[m] for m in sorted(meters_used)],
+    )
+    return RatingInputs(subs, usage)
+
+
+class _Memo:
+    """Pure results worth remembering while rating many clients: seat counts and prices are
+    functions of their inputs alone, and most clients share a handful of seat patterns."""
+
+    def __init__(self) -> None:
+        self.seats: dict[tuple, Decimal] = {}
+        self.prices: dict[tuple[int, Decimal], PricedQuantity] = {}
+        self.tiers: dict[tuple[TierAmount, ...], tuple[dict[str, Any], ...]] = {(): ()}
+
+    def count_seats(self, rule: str, sub: _Sub, month: BillingMonth) -> Decimal:
+        key = (rule, sub.started_on, sub.ended_on, tuple(sub.changes))
+        seats = self.seats.get(key)
+        if seats is None:
+            seats = count_seats(
+                rule, SeatSubscription(sub.started_on, sub.ended_on, tuple(sub.changes)), month
+            )
+            self.seats[key] = seats
+        return seats
+
+    def price(self, info: ChargeInfo, quantity: Decimal) -> PricedQuantity:
+        # Keyed by the exact digits too: 5 and 5.0 are equal but may print differently.
+        key = (info.pk, quantity, quantity.as_tuple().exponent)
+        priced = self.prices.get(key)
+        if priced is None:
+            priced = price(quantity, info.spec)
+            self.prices[key] = priced
+        return priced
+
+    def tiers_json(self, breakdown: tuple[TierAmount, ...]) -> tuple[dict[str, Any], ...]:
+        tiers = self.tiers.get(breakdown)
+        if tiers is None:
+            tiers = _tiers_json(breakdown)
+            self.tiers[breakdown] = tiers
+        return tiers
+
+
 def rate_lines(
     partner_ids: Sequence[int],
     bounds: PeriodBounds,
     catalog: Catalog,
     *,
     client_id: int | None = None,
+    inputs: RatingInputs | None = None,
 ) -> dict[int, list[tuple[DraftLine, str]]]:
     """{partner: [(line without discount, currency)]} for the period's own usage and seats.
-    Discounts are applied by `assemble`, which knows each partner's tier."""
-    subs = _billable_subscriptions(partner_ids, bounds, client_id)
-    meters_used = {
-        charge.meter_id
-        for sub in subs
-        if (version := catalog.version(sub.plan_id, bounds.month)) is not None
-        for charge in version.charges.all()
-        if charge.meter_id is not None
-    }
-    usage = aggregate_usage(
-        partner_ids if client_id is None else list({s.partner_id for s in subs}),
-        bounds,
-        [catalog.meters[m] for m in meters_used],
-    )
+    Discounts are applied by `assemble`, which knows each partner's tier. `inputs` (of these
+    partners) when already read."""
+    if inputs is None:
+        inputs = rating_inputs(partner_ids, bounds, catalog, client_id=client_id)
+    usage = inputs.usage
     month = bounds.billing_month
+    memo = _Memo()
     # (partner, charge) -> {client: quantity}; meters count a client's usage once per charge,
     # seats add up over the client's subscriptions (one ends, another starts).
     quantities: dict[tuple[int, int], dict[int, Decimal]] = defaultdict(dict)
-    charges: dict[int, tuple[Charge, PricePlan]] = {}
-    for sub in subs:
-        version = catalog.version(sub.plan_id, bounds.month)
-        if version is None:
-            continue
-        plan = catalog.plans[sub.plan_id]
-        for charge in version.charges.all():
-            charges[charge.pk] = (charge, plan)
-            per_client = quantities[(sub.partner_id, charge.pk)]
-            if charge.seats:
-                seats = count_seats(
-                    charge.counting_rule,
-                    SeatSubscription(sub.started_on, sub.ended_on, tuple(sub.changes)),
-                    month,
-                )
-                per_client[sub.client_id] = per_client.get(sub.client_id, Decimal(0)) + seats
+    charges: dict[int, ChargeInfo] = {}
+    for sub in inputs.subscriptions:
+        for info in catalog.charges(sub.plan_id, bounds.month):
+            charges[info.pk] = info
+            per_client = quantities[(sub.partner_id, info.pk)]
+            if info.seats:
+                seats = memo.count_seats(info.counting_rule, sub, month)
+                per_client[sub.client_id] = per_client.get(sub.client_id, ZERO) + seats
             else:
                 per_client[sub.client_id] = usage.get(
-                    (sub.partner_id, sub.client_id, charge.meter_id), Decimal(0)
+                    (sub.partner_id, sub.client_id, info.meter_id), ZERO
                 )
 
     result: dict[int, list[tuple[DraftLine, str]]] = defaultdict(list)
     for (partner_id, charge_id), per_client in quantities.items():
-        charge, plan = charges[charge_id]
-        spec = catalog.spec(charge, plan.currency)
-        rating = rate_charge(spec, per_client)
-        pooled_tiers = _tiers_json(rating.pooled.tier_breakdown) if rating.pooled else ()
-        description = _description(charge, catalog.meters, plan)
-        for line in rating.clients:
-            if not line.quantity and not line.amount:
+        info = charges[charge_id]
+        lines = result[partner_id]
+        if info.pooled:
+            rating = rate_charge(info.spec, per_client)
+            tiers = memo.tiers_json(rating.pooled.tier_breakdown)
+            priced = [
+                (line.client_id, line.quantity, line.amount, line.unit_price_effective, tiers)
+                for line in rating.clients
+            ]
+        else:
+            # rate_charge's per-client branch (each client priced on its own), with the prices
+            # of quantities seen before remembered.
+            priced = []
+            for client in sorted(per_client):
+                quantity = per_client[client]
+                one = memo.price(info, quantity)
+                priced.append(
+                    (
+                        client,
+                        quantity,
+                        one.amount,
+                        one.unit_price_effective,
+                        memo.tiers_json(one.tier_breakdown),
+                    )
+                )
+        for client, quantity, amount, unit_price, tiers in priced:
+            if not quantity and not amount:
                 continue
-            result[partner_id].append(
+            lines.append(
                 (
                     DraftLine(
-                        client_id=line.client_id,
-                        charge_id=charge.pk,
-                        meter_id=charge.meter_id,
-                        seats=charge.seats,
-                        price_plan_code=plan.code,
-                        description=description,
-                        quantity=line.quantity,
-                        unit_price=line.unit_price_effective,
-                        amount=line.amount,
-                        discount=Decimal(0),
-                        net_amount=line.amount,
-                        pooled=charge.pooled,
-                        tiers=pooled_tiers or _tiers_json(line.tier_breakdown),
+                        client,
+                        info.pk,
+                        info.meter_id,
+                        info.seats,
+                        info.plan_code,
+                        info.description,
+                        quantity,
+                        unit_price,
+                        amount,
+                        ZERO,
+                        amount,
+                        info.pooled,
+                        tiers,
                     ),
-                    plan.currency,
+                    info.currency,
                 )
             )
     return result
@@ -362,35 +554,56 @@ def assemble(
     partner_lines: dict[int, list[tuple[DraftLine, str]]],
     infos: dict[int, _PartnerInfo],
     catalog: Catalog,
+    *,
+    client_names: dict[int, str] | None = None,
 ) -> dict[int, list[DraftInvoice]]:
     """Discount per line, invoices per currency with PRODUCT.md's totals, lines in a stable order
-    (regular lines by client name then charge; prior-period adjustments after them)."""
-    client_ids = {line.client_id for lines in partner_lines.values() for line, _ in lines}
-    client_names = dict(Client.objects.filter(pk__in=client_ids).values_list("pk", "name"))
-    positions: dict[int, tuple] = {}
-    for plan in catalog.plans.values():
-        for version in plan.versions.all():
-            for charge in version.charges.all():
-                positions[charge.pk] = (plan.code, charge.position)
+    (regular lines by client name then charge; prior-period adjustments after them).
+    `client_names`: names already known (the others are read)."""
+    names = dict(client_names or {})
+    missing = {
+        line.client_id
+        for lines in partner_lines.values()
+        for line, _ in lines
+        if line.client_id not in names
+    }
+    if missing:
+        names.update(Client.objects.filter(pk__in=missing).values_list("pk", "name"))
+    positions = catalog.positions()
+    totals_of: dict[tuple, Any] = {}
     invoices: dict[int, list[DraftInvoice]] = {}
     for partner_id, lines in partner_lines.items():
         info = infos[partner_id]
+        pct = info.discount_pct
         by_currency: dict[str, list[DraftLine]] = defaultdict(list)
         for line, currency in lines:
-            totals = line_totals(line.amount, info.discount_pct, currency)
+            amount = line.amount
+            key = (amount, amount.as_tuple().exponent, pct, currency)
+            totals = totals_of.get(key)
+            if totals is None:
+                totals = totals_of[key] = line_totals(amount, pct, currency)
             by_currency[currency].append(
                 DraftLine(
-                    **{
-                        **{f: getattr(line, f) for f in DraftLine.__slots__},
-                        "discount": totals.discount,
-                        "net_amount": totals.net,
-                    }
+                    line.client_id,
+                    line.charge_id,
+                    line.meter_id,
+                    line.seats,
+                    line.price_plan_code,
+                    line.description,
+                    line.quantity,
+                    line.unit_price,
+                    amount,
+                    totals.discount,
+                    totals.net,
+                    line.pooled,
+                    line.tiers,
+                    line.adjustment_of,
                 )
             )
         drafts = []
         for currency in sorted(by_currency):
             ordered = sorted(
-                by_currency[currency], key=lambda ln: line_sort_key(ln, client_names, positions)
+                by_currency[currency], key=lambda ln: line_sort_key(ln, names, positions)
             )
             totals = invoice_totals(
                 ((ln.amount, ln.discount) for ln in ordered), info.tax_rate, currency

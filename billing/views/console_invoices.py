@@ -31,11 +31,13 @@ from billing.selectors_invoices import (
     invoice_months,
 )
 from billing.services.credit_notes import credit_note_create
+from billing.views.estimates import partner_estimate
 from billing.views.invoices_common import (
     PAGE_SIZE,
     InvoiceFilter,
     invoice_csv_name,
     lines_csv_response,
+    partial_request,
     pdf_response,
 )
 from core.actors import Actor
@@ -97,17 +99,24 @@ def invoices(request: HttpRequest) -> HttpResponse:
         "invoices": list(page.object_list),
         "is_filtered": any(request.GET.get(name) for name in FILTER_NAMES),
         "export_query": query.urlencode(),
+        "estimate": _estimate_for_filter(request, filterset),
     }
-    htmx = getattr(request, "htmx", None)
-    partial = bool(htmx) and not htmx.history_restore_request
     template = (
         "billing/console/invoices/_results.html"
-        if partial
+        if partial_request(request)
         else "billing/console/invoices/list.html"
     )
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _estimate_for_filter(request: HttpRequest, filterset: InvoiceFilter) -> dict | None:
+    """The running estimate of the one partner the list is filtered to (full pages only)."""
+    if partial_request(request) or not filterset.is_valid():
+        return None
+    partner = filterset.form.cleaned_data.get("partner")
+    return partner_estimate(partner) if partner else None
 
 
 @invoice_reader_required

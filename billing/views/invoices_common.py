@@ -101,3 +101,9 @@ class InvoiceFilter(django_filters.FilterSet):
     def filter_month(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         year, month = value.split("-")
         return queryset.filter(period__month=datetime.date(int(year), int(month), 1))
+
+
+def partial_request(request: HttpRequest) -> bool:
+    """An htmx request for the results block only (not a history restore, which needs the page)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request

@@ -23,11 +23,13 @@ from billing.selectors_invoices import (
     invoice_months,
     partner_invoices,
 )
+from billing.views.estimates import partner_estimate
 from billing.views.invoices_common import (
     PAGE_SIZE,
     InvoiceFilter,
     invoice_csv_name,
     lines_csv_response,
+    partial_request,
     pdf_response,
 )
 from partners.access import portal_view
@@ -66,11 +68,12 @@ def invoices(request: HttpRequest) -> HttpResponse:
         "invoices": list(page.object_list),
         "is_filtered": any(request.GET.get(name) for name in FILTER_NAMES),
         "export_query": query.urlencode(),
+        "estimate": None if partial_request(request) else partner_estimate(request.partner),
     }
-    htmx = getattr(request, "htmx", None)
-    partial = bool(htmx) and not htmx.history_restore_request
     template = (
-        "billing/portal/invoices/_results.html" if partial else "billing/portal/invoices/list.html"
+        "billing/portal/invoices/_results.html"
+        if partial_request(request)
+        else "billing/portal/invoices/list.html"
     )
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
