@@ -12,6 +12,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Task modules not named tasks.py.
 app.autodiscover_tasks(["partners"], related_name="tasks_onboarding")
+app.autodiscover_tasks(["billing"], related_name="tasks_usage")
 
 
 @setup_logging.connect

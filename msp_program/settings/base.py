@@ -204,6 +204,11 @@ MEDIA_ROOT = BASE_DIR / ".data" / "media"
 # Parsed client CSV uploads, kept (signed) between the preview and the import. Under MEDIA_ROOT so
 # that every web container sees them (docker-compose mounts one `media` volume on all of them).
 CLIENT_IMPORT_DIR = MEDIA_ROOT / "client-imports"
+# Usage CSV uploads, staged between the check (preview) and the background import.
+USAGE_IMPORT_DIR = MEDIA_ROOT / "usage-imports"
+USAGE_IMPORT_MAX_BYTES = env.int("USAGE_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# Files up to this size are checked while the upload request waits; bigger ones by the worker.
+USAGE_IMPORT_INLINE_CHECK_BYTES = 2 * 1024 * 1024
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
