@@ -20,6 +20,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
@@ -34,8 +35,18 @@ from django_tenants.utils import schema_context
 from accounts.enums import PartnerRole
 from accounts.models import ApiKey, Invitation, User
 from accounts.services.api_keys import api_key_create
-from billing.models import Meter, PricePlan, Subscription, UsageEvent
+from billing.models import (
+    BillingPeriod,
+    CreditNote,
+    Invoice,
+    Meter,
+    PricePlan,
+    Subscription,
+    UsageEvent,
+    UsageImport,
+)
 from billing.services.catalog import price_plan_create
+from billing.services.credit_notes import credit_note_create
 from billing.services.subscriptions import subscription_create
 from core.actors import Actor
 from core.models import AuditEntry
@@ -55,6 +66,7 @@ from partners.models import (
     Track,
 )
 from partners.permissions import Capability, role_can
+from tests.billing.invoice_fixtures import make_invoice, make_meter
 from tests.conftest import host_client
 from tests.factories import (
     ClientFactory,
@@ -76,6 +88,9 @@ ROLES: list[str] = list(PartnerRole.values)
 # Which of a partner's objects a portal URL argument names: (URL name prefix, argument name,
 # kind); the first matching row wins. Add a row when you add a page with a new kind of argument.
 ARGUMENT_KINDS: list[tuple[str, str, str]] = [
+    ("subscription", "pk", "subscription"),
+    ("usage_import", "pk", "usage_import"),
+    ("invoice", "pk", "invoice"),
     ("client", "pk", "client"),
     ("team_member", "pk", "membership"),
     ("team_invitation", "pk", "invitation"),
@@ -102,8 +117,11 @@ API_KINDS: dict[type[models.Model], str] = {
     AuditEntry: "audit_entry",
     UsageEvent: "usage_event",  # write-only (no detail routes): add it to build_side() with one
     Subscription: "subscription",
+    Invoice: "invoice",
+    CreditNote: "credit_note",
 }
-PROGRAM_DATA: set[type[models.Model]] = {Track, Tier, Meter, PricePlan}
+# The vendor's calendar of billing periods is the same for every caller too.
+PROGRAM_DATA: set[type[models.Model]] = {Track, Tier, Meter, PricePlan, BillingPeriod}
 
 # Columns that change just because someone signs in or uses a key.
 VOLATILE_COLUMNS = {"accounts.User": {"last_login"}, "accounts.ApiKey": {"last_used_at"}}
@@ -340,6 +358,33 @@ def build_side(tv: TestVendor, track: Track, tier: Tier, version: AgreementVersi
         started_on=clients[0].started_on,
         actor=Actor.system("tests"),
     )
+    invoice = make_invoice(
+        partner=partner,
+        month="2026-09",
+        finalized=True,
+        number=f"INV-{tag.upper()}-9901",
+        lines=[
+            {"client": clients[0], "amount": Decimal("21.00"), "quantity": 7},
+            {
+                "client": clients[0],
+                "amount": Decimal("12.50"),
+                "meter": make_meter(),
+                "description": f"{tag} backup line Pangolin",
+            },
+        ],
+    )
+    credit_note = credit_note_create(
+        invoice=invoice,
+        reason=f"{tag} credit reason Axolotl",
+        amount=Decimal("5.00"),
+        actor=Actor.system("tests"),
+    )
+    usage_import = UsageImport.objects.create(
+        partner=partner,
+        uploaded_by_label=f"owner@{slug}-zephyr.example",
+        filename=f"{slug}-usage-Ibex.csv",
+        staged_path=f"/nonexistent/{slug}-usage.csv",
+    )
     # The membership a URL names is a viewer's: acting on it never locks the owner out.
     objects = {
         "partner": partner,
@@ -350,6 +395,9 @@ def build_side(tv: TestVendor, track: Track, tier: Tier, version: AgreementVersi
         "acceptance": acceptance,
         "audit_entry": entry,
         "subscription": subscription,
+        "invoice": invoice,
+        "credit_note": credit_note,
+        "usage_import": usage_import,
     }
     markers = [
         partner.name,
@@ -369,6 +417,11 @@ def build_side(tv: TestVendor, track: Track, tier: Tier, version: AgreementVersi
         f"{tag} tier reason Kestrel",
         f"{slug}-signoff-Okapi",
         f"{slug}-audit-actor",
+        invoice.number,
+        credit_note.number,
+        f"{tag} backup line Pangolin",
+        f"{tag} credit reason Axolotl",
+        usage_import.filename,
     ]
     return Side(partner, users, objects, issued.secret, markers)
 
@@ -459,6 +512,10 @@ def _owned_by(model: type[models.Model], partner_id: int) -> models.QuerySet | N
         return model.objects.filter(partner_id=partner_id)
     if "client_id" in names:
         return model.objects.filter(client__partner_id=partner_id)
+    if "invoice_id" in names:
+        return model.objects.filter(invoice__partner_id=partner_id)
+    if "credit_note_id" in names:
+        return model.objects.filter(credit_note__invoice__partner_id=partner_id)
     return None
 
 
