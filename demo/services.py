@@ -1,5 +1,6 @@
-"""Demo data for a fresh installation: the vendor "Acme Security", its staff, an MSP admin and a
-platform operator. Every function is idempotent: what exists already is left exactly as it is.
+"""Demo data for a fresh installation: the vendor "Acme Security", its staff, an MSP admin, its
+partner program and billing (demo/program.py, demo/billing.py) and a platform operator. Every
+function is idempotent: what exists already is left exactly as it is.
 
 These helpers create users directly (`User.objects.create_user`), not through invitations: the
 demo needs known passwords, which an invitation flow rightly never produces.
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.hashers import check_password
 from django.db import transaction
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, tenant_context
 
 from accounts.enums import VendorRole
 from accounts.models import User
@@ -97,6 +98,7 @@ class DemoSeed:
     program_created: bool
     vendor_users: list[EnsuredUser]
     operator: EnsuredUser
+    billing_created: bool = False
 
     @property
     def created_count(self) -> int:
@@ -104,6 +106,7 @@ class DemoSeed:
         return (
             int(self.vendor_created)
             + int(self.program_created)
+            + int(self.billing_created)
             + sum(1 for u in users if u.created)
         )
 
@@ -155,6 +158,7 @@ def demo_user_ensure(*, login: DemoLogin, actor: Actor) -> EnsuredUser:
 
 def demo_seed(*, actor: Actor) -> DemoSeed:
     """Everything the demo needs. Running it twice leaves the same rows as running it once."""
+    from demo.billing import demo_billing_ensure
     from demo.program import demo_program_ensure
 
     vendor, vendor_created = demo_vendor_ensure(actor=actor)
@@ -162,6 +166,9 @@ def demo_seed(*, actor: Actor) -> DemoSeed:
         vendor_users = [demo_user_ensure(login=login, actor=actor) for login in VENDOR_LOGINS]
         msp_admin = next(u.user for u in vendor_users if not u.login.vendor_role)
         program_created = demo_program_ensure(actor=actor, msp_admin=msp_admin)
+    # Billing needs the vendor's timezone on the connection (its months are the vendor's).
+    with tenant_context(vendor):
+        billing_created = demo_billing_ensure(actor=actor)
     with schema_context(PUBLIC_SCHEMA):
         operator = demo_user_ensure(login=OPERATOR_LOGIN, actor=actor)
     return DemoSeed(
@@ -170,4 +177,5 @@ def demo_seed(*, actor: Actor) -> DemoSeed:
         program_created=program_created,
         vendor_users=vendor_users,
         operator=operator,
+        billing_created=billing_created,
     )

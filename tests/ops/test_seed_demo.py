@@ -99,7 +99,7 @@ def test_seed_demo_creates_the_demo_vendor_and_users():
         # Vendor users do not exist in the public schema.
         assert not User.objects.filter(email="admin@acme.example").exists()
 
-    assert output.splitlines()[0] == "Demo data: created 7 object(s)."
+    assert output.splitlines()[0] == "Demo data: created 8 object(s)."
     for expected in (
         "http://acme.localhost:8123/console/",
         "http://acme.localhost:8123/portal/",
