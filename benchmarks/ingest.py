@@ -27,8 +27,13 @@ from the first batch sent to the last answered or committed). Target: ours ≥ 0
 At the end the stored rows of each side are counted and their quantities summed, and must match
 what was sent.
 
-`--breakdown` also times, in this process and without HTTP, the stages of one batch: JSON
-parsing, `billing.ingest` without its INSERT, and the INSERT itself (median of 20 batches).
+Also printed: the CPU time per batch of gunicorn's workers, of the run's PostgreSQL backends and
+of this process, for both sides (Linux, from /proc; the workers keep one database connection for
+the run so that every backend is seen). On a busy machine it says where the work goes better
+than wall time does. `--breakdown` adds wall and CPU time of the server's stages of one batch in
+this process, without HTTP: JSON parsing, `billing.ingest` without its write, the write
+(`_insert`: the INSERT and its transaction), and the whole request through Django's WSGI handler
+(middleware, DRF, authentication, throttling) — median of 20 batches each.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -191,7 +197,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int) -> object:
+def gunicorn(workers: int) -> Iterator[tuple[int, int]]:
     """gunicorn with the project's config, bound to loopback only; stopped by its own PID."""
     port = _free_port()
     env = dict(os.environ)  # DATABASE_URL, CACHE_KEY_PREFIX, DJANGO_SETTINGS_MODULE of this run
@@ -199,6 +205,9 @@ def gunicorn(workers: int) -> object:
         PYTHONUNBUFFERED="1",
         GUNICORN_THREADS="1",  # sync workers, as deployed
         API_RATE_LIMIT="1000000/min",  # settings other than .test: not the throttle's benchmark
+        # One database connection per worker for the whole run, so that CpuMeter sees every
+        # backend (production's 60 s would only add a reconnect a minute).
+        DATABASE_CONN_MAX_AGE=os.environ.get("DATABASE_CONN_MAX_AGE", "600"),
     )
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, kept for the error path
         prefix="bench-ingest-gunicorn-", suffix=".log", delete=False
@@ -225,7 +234,12 @@ def gunicorn(workers: int) -> object:
     )
     try:
         _wait_until_serving(process, port, log.name)
-        yield port
+        yield port, process.pid
+    except Exception:
+        # What the server said about it (a 500's traceback is in its log).
+        tail = Path(log.name).read_text(errors="replace").splitlines()[-40:]
+        print("gunicorn's log, last lines:", *tail, sep="\n  ", file=sys.stderr)
+        raise
     finally:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGTERM)  # graceful: the master stops its workers
@@ -243,7 +257,8 @@ def _wait_until_serving(process: subprocess.Popen, port: int, log: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{Path(log).read_text()}")
+            output = Path(log).read_text()
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{output}")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
             connection.request("GET", "/healthz", headers={"Host": HOST})
@@ -362,6 +377,71 @@ class Copier:
             connection.close()
 
 
+# --- where the CPU goes ------------------------------------------------------------------------
+
+
+class CpuMeter:
+    """CPU time (user + system, from /proc) of gunicorn's workers, of this database's PostgreSQL
+    backends and of this process, summed per side over its phases. Linux only; a process that
+    ends during a phase takes its CPU time with it (none should: workers are not recycled this
+    soon and connections are kept for the run)."""
+
+    TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __init__(self, master_pid: int) -> None:
+        self.master_pid = master_pid
+        self.available = Path(f"/proc/{master_pid}/stat").exists()
+        self.spent: dict[str, dict[str, float]] = {}
+
+    @classmethod
+    def _cpu(cls, pid: int) -> float | None:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / cls.TICK  # utime, stime
+
+    def _workers(self) -> list[int]:
+        path = Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children")
+        try:
+            return [int(pid) for pid in path.read_text().split()]
+        except OSError:
+            return []
+
+    def _backends(self) -> list[int]:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return [pid for (pid,) in cursor.fetchall()]
+
+    def _snapshot(self) -> dict[str, dict[int, float]]:
+        def of(pids: list[int]) -> dict[int, float]:
+            return {pid: cpu for pid in pids if (cpu := self._cpu(pid)) is not None}
+
+        return {
+            "app": of(self._workers()),
+            "postgres": of(self._backends()),
+            "client": {0: time.process_time()},
+        }
+
+    @contextlib.contextmanager
+    def phase(self, side: str) -> Iterator[None]:
+        if not self.available:
+            yield
+            return
+        before = self._snapshot()
+        yield
+        after = self._snapshot()
+        spent = self.spent.setdefault(side, {"app": 0.0, "postgres": 0.0, "client": 0.0})
+        for kind, now in after.items():
+            spent[kind] += sum(cpu - before[kind].get(pid, 0.0) for pid, cpu in now.items())
+
+
 # --- checks and the breakdown ---------------------------------------------------------------------
 
 
@@ -378,57 +458,115 @@ def _stored(schema: str, prefix: str) -> tuple[int, Decimal]:
     return count, total
 
 
+class _Stages:
+    """Wall and CPU time (this thread's) per named stage, one sample per batch."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, list[int]] = {}
+        self.cpu: dict[str, list[int]] = {}
+
+    @contextlib.contextmanager
+    def timed(self, name: str, keep: bool = True) -> Iterator[None]:
+        wall, cpu = time.perf_counter_ns(), time.thread_time_ns()
+        yield
+        if keep:
+            self.wall.setdefault(name, []).append(time.perf_counter_ns() - wall)
+            self.cpu.setdefault(name, []).append(time.thread_time_ns() - cpu)
+
+    def row(self, name: str, label: str) -> list[str]:
+        wall, cpu = statistics.median(self.wall[name]), statistics.median(self.cpu[name])
+        return [label, f"{wall / 1e6:7.2f}", f"{cpu / 1e6:7.2f}", f"{(wall - cpu) / 1e6:7.2f}"]
+
+
+def _wsgi_post(handler, body: bytes, key: str) -> bytes:
+    import io
+
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": PATH,
+        "QUERY_STRING": "",
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": HOST,
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": HOST,
+        "HTTP_AUTHORIZATION": f"Bearer {key}",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    statuses: list[str] = []
+    response = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    try:
+        payload = b"".join(response)
+    finally:
+        response.close()
+    assert statuses[0].startswith("200"), (statuses, payload[:2000])
+    return payload
+
+
 def _breakdown(world: World, rng: random.Random, runs: int = 20) -> list[list[str]]:
-    """The server-side stages of one batch, in this process, without HTTP and middleware."""
+    """The server's work on one batch, in this process: ingest's stages called directly, then
+    the whole request through Django's WSGI handler (middleware, DRF, authentication,
+    throttling) without HTTP. Wall and CPU time; wall − CPU: waiting on PostgreSQL or a CPU."""
+    from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
     from django.utils import timezone
     from django_tenants.utils import schema_context
 
     from billing import ingest
 
-    batches = Batches(world, rng, runs + 3, timezone.now())
-    parse_ns, check_ns, insert_ns, total_ns = [], [], [], []
+    warmup = 3
+    batches = Batches(world, rng, 2 * (runs + warmup), timezone.now())
+    # Fresh ids: these rows must not collide with the HTTP side's.
+    bodies = [body.replace(b'"h-', b'"b-') for body in batches.bodies]
+    stages = _Stages()
     real_insert = ingest._insert
-    spent = {"insert": 0}
+    keep = {"now": False}
 
-    def timed_insert(rows):
-        started = time.perf_counter_ns()
-        try:
-            return real_insert(rows)
-        finally:
-            spent["insert"] = time.perf_counter_ns() - started
+    def timed_insert(*args, **kwargs):
+        with stages.timed("insert", keep["now"]):
+            return real_insert(*args, **kwargs)
 
     ingest._insert = timed_insert
     try:
         with schema_context(world.schema):
-            for i, body in enumerate(batches.bodies):
-                # Fresh ids: the rows of this process must not collide with the HTTP side's.
-                body = body.replace(b'"h-', b'"b-')
-                started = time.perf_counter_ns()
-                items = ingest.parse_batch(body)
-                parsed = time.perf_counter_ns()
-                # Autocommit, as in a request: the INSERT commits itself.
-                result = ingest.ingest_batch(items, caller_partner_id=None)
-                done = time.perf_counter_ns()
+            for i, body in enumerate(bodies[: runs + warmup]):
+                keep["now"] = i >= warmup
+                with stages.timed("total", keep["now"]):
+                    with stages.timed("parse", keep["now"]):
+                        items = ingest.parse_batch(body)
+                    # As in a request: no transaction around it (the write commits on its own).
+                    result = ingest.ingest_batch(items, caller_partner_id=None)
                 assert result.accepted == BATCH, result.as_dict()
-                if i < 3:
-                    continue  # warm-up
-                parse_ns.append(parsed - started)
-                insert_ns.append(spent["insert"])
-                check_ns.append(done - parsed - spent["insert"])
-                total_ns.append(done - started)
             connection.close()
+        handler = WSGIHandler()
+        for i, body in enumerate(bodies[runs + warmup :]):
+            keep["now"] = False
+            with stages.timed("request", i >= warmup):
+                payload = _wsgi_post(handler, body, world.key)
+            assert orjson.loads(payload)["accepted"] == BATCH, payload[:2000]
+        connection.close()
     finally:
         ingest._insert = real_insert
 
-    def ms(samples: list[int]) -> str:
-        return f"{statistics.median(samples) / 1e6:7.2f}"
-
+    parse, insert, total = (stages.wall[n] for n in ("parse", "insert", "total"))
+    stages.wall["checks"] = [t - p - w for t, p, w in zip(total, parse, insert, strict=True)]
+    parse, insert, total = (stages.cpu[n] for n in ("parse", "insert", "total"))
+    stages.cpu["checks"] = [t - p - w for t, p, w in zip(total, parse, insert, strict=True)]
     return [
-        ["orjson.loads of the body (parse_batch)", ms(parse_ns)],
-        ["ingest_batch without the INSERT: checks, 2 queries, rows", ms(check_ns)],
-        ["the INSERT … unnest … ON CONFLICT (autocommit)", ms(insert_ns)],
-        ["all of the above", ms(total_ns)],
+        stages.row("parse", "parse_batch: orjson.loads of the body"),
+        stages.row("checks", "ingest_batch without _insert: checks, client + meter lookups"),
+        stages.row("insert", "_insert: the INSERT … ON CONFLICT and its transaction"),
+        stages.row("total", "ingest alone: parse_batch + ingest_batch"),
+        stages.row("request", "the whole request through Django's WSGI handler, no HTTP"),
     ]
 
 
@@ -446,6 +584,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=10, help="batches per side, not timed")
     parser.add_argument("--breakdown", action="store_true", help="time ingest's stages in-process")
     args = parser.parse_args()
+    # `kill <pid>` cleans up like Ctrl-C does: gunicorn stopped, the database dropped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     batches_total = args.events // BATCH
     if batches_total < args.rounds or args.events % BATCH:
         parser.error("--events must be a multiple of 1,000 with at least one batch per round")
@@ -474,7 +614,8 @@ def main() -> int:
         ours_rates, copy_rates = [], []
         ours_wall = copy_wall = 0.0
         sent = {"h": [0, Decimal(0)], "c": [0, Decimal(0)]}
-        with gunicorn(args.workers) as port:
+        with gunicorn(args.workers) as (port, master_pid):
+            meter = CpuMeter(master_pid)
             poster = Poster(port, world.key, args.threads)
             copier = Copier(world.schema, args.copy_connections)
             try:
@@ -492,11 +633,13 @@ def main() -> int:
                     sides = ["ours", "copy"] if r % 2 == 0 else ["copy", "ours"]
                     for side in sides:
                         if side == "ours":
-                            wall = poster.post_all(batches.bodies)
+                            with meter.phase("ours"):
+                                wall = poster.post_all(batches.bodies)
                             ours_wall += wall
                             ours_rates.append(events / wall)
                         else:
-                            wall = copier.copy_all(batches.rows)
+                            with meter.phase("copy"):
+                                wall = copier.copy_all(batches.rows)
                             copy_wall += wall
                             copy_rates.append(events / wall)
                     for side in sent.values():
@@ -580,9 +723,36 @@ def main() -> int:
         f"{'PASS' if ratio >= TARGET else 'FAIL'}"
     )
     print("batch ms: ours per request (send to answer read), COPY per batch (COPY + commit)")
+    if meter.spent:
+        batches_measured = measured / BATCH
+        print("\nCPU ms per batch of 1,000 (user + system, all cores; from /proc):")
+        cpu_rows = []
+        for side, label in (("copy", "COPY (psycopg)"), ("ours", "POST /api/v1/usage-events/")):
+            spent = meter.spent[side]
+            cpu_rows.append(
+                [
+                    label,
+                    f"{spent['client'] * 1000 / batches_measured:7.1f}",
+                    f"{spent['app'] * 1000 / batches_measured:7.1f}",
+                    f"{spent['postgres'] * 1000 / batches_measured:7.1f}",
+                    f"{sum(spent.values()) * 1000 / batches_measured:7.1f}",
+                ]
+            )
+        print_table(
+            ["side", "this process", "gunicorn workers", "PostgreSQL backends", "total"],
+            cpu_rows,
+        )
+        print(
+            "this process: the COPY client, or the HTTP load generator; PostgreSQL: the "
+            "backends of this run's database (not its WAL writer or checkpointer)"
+        )
     if breakdown:
-        print("\nin-process stages of one batch of 1,000 (median of 20, no HTTP, no middleware):")
-        print_table(["stage", "ms"], breakdown)
+        print("\nthe server's work on one batch of 1,000, in this process (median of 20):")
+        print_table(["stage", "wall ms", "CPU ms", "wall − CPU"], breakdown)
+        print(
+            "CPU: this process's Python (with psycopg building statements and reading results); "
+            "wall − CPU: waiting on PostgreSQL (and, on a busy machine, for a CPU)"
+        )
     return 0 if ratio >= TARGET else 1
 
 
