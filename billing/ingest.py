@@ -267,7 +267,7 @@ def ingest_batch(items: list[Any], *, caller_partner_id: int | None) -> IngestRe
     clients: dict[str, list[tuple[int, int, str]]] = {}
     external_ids = {item.client for item in checked}
     if external_ids:
-        rows = Client.objects.filter(external_id__in=external_ids)
+        rows = Client.objects.filter(external_id__in=external_ids).order_by()
         if caller_partner_id is not None:
             rows = rows.filter(partner_id=caller_partner_id)
         for pk, external_id, partner_id, partner_external_id in rows.values_list(

@@ -231,6 +231,9 @@ class Client(models.Model):
             ),
             models.Index(fields=["partner", "name", "id"], name="client_partner_name_idx"),
             models.Index(fields=["partner", "created_at"], name="client_partner_created_idx"),
+            # Usage ingest resolves a batch's clients by external id alone (a vendor key's batch
+            # spans partners, named by id or external id) — without it, a seq scan per batch.
+            models.Index(fields=["external_id"], name="client_external_id_idx"),
         ]
 
     def __str__(self) -> str:
