@@ -206,6 +206,8 @@ MEDIA_ROOT = BASE_DIR / ".data" / "media"
 CLIENT_IMPORT_DIR = MEDIA_ROOT / "client-imports"
 # Usage CSV uploads, staged between the check (preview) and the background import.
 USAGE_IMPORT_DIR = MEDIA_ROOT / "usage-imports"
+# Partners rated per month-end close task (billing.services.periods).
+BILLING_RATING_CHUNK_SIZE = env.int("BILLING_RATING_CHUNK_SIZE", default=50)
 USAGE_IMPORT_MAX_BYTES = env.int("USAGE_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 # Files up to this size are checked while the upload request waits; bigger ones by the worker.
 USAGE_IMPORT_INLINE_CHECK_BYTES = 2 * 1024 * 1024
