@@ -52,6 +52,10 @@ BAD_POSTS = [
     ),
     ("/api/v1/subscriptions/", {"client": "x", "price_plan": [], "quantity": "abc"}),
     ("/api/v1/usage-events/", [{"event_id": [], "quantity": {}, "timestamp": 5}]),
+    ("/api/v1/credit-notes/", {"invoice": "x", "amount": {}, "lines": "zz", "reason": []}),
+    ("/api/v1/credit-notes/", {"invoice": 10**30, "lines": [{"invoice_line": "a"}]}),
+    ("/api/v1/billing-periods/2026-13/close/", {}),
+    ("/api/v1/billing-periods/0000-01/finalize/", {"x": 1}),
 ]
 BAD_GETS = [
     "/api/v1/clients/?partner=abc",
@@ -59,6 +63,10 @@ BAD_GETS = [
     "/api/v1/subscriptions/?client=zz",
     "/api/v1/clients/?limit=abc",
     "/api/v1/audit-events/?since=bad",
+    "/api/v1/invoices/?month=2026-99&status=zz&partner=abc",
+    "/api/v1/invoices/99999999999999999999/pdf/",
+    "/api/v1/credit-notes/?invoice=abc",
+    "/api/v1/billing-periods/9999-99/",
 ]
 JUNK_QUERY = (
     "?page=abc&sort=zzz&created_from=bad&created_to=2026-99-99&status=nope&service_tier=%00"
@@ -70,6 +78,8 @@ PORTAL_PAGES = [
     "/portal/tier/",
     "/portal/onboarding/",
     "/portal/team/",
+    "/portal/invoices/",
+    "/portal/usage/",
 ]
 CONSOLE_PAGES = [
     "/console/partners/",
@@ -78,6 +88,10 @@ CONSOLE_PAGES = [
     "/console/audit-log/",
     "/console/program/",
     "/console/agreements/",
+    "/console/invoices/",
+    "/console/usage/",
+    "/console/billing/periods/",
+    "/console/catalog/",
 ]
 
 
