@@ -8,17 +8,13 @@ service's refusal is shown next to its field.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.enums import VendorRole
+from accounts.permissions import console_user_required, vendor_role_required
 from billing.errors import BillingError
 from billing.forms_catalog import MeterForm, ProductForm, add_service_error
 from billing.models import Charge, Meter, PricePlan, Product
@@ -35,30 +31,12 @@ def can_edit_catalog(user) -> bool:
     return user.is_authenticated and user.has_vendor_role(*EDITOR_ROLES)
 
 
-def console_reader(view: Callable) -> Callable:
-    """Any console user may read; partner users get 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_console_user:
-            raise PermissionDenied("This page is for vendor staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+console_reader = console_user_required
 
 
-def catalog_editor(view: Callable) -> Callable:
-    """Admins and finance only."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not can_edit_catalog(request.user):
-            raise PermissionDenied("Only finance and admins can change the catalog.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+catalog_editor = vendor_role_required(
+    *EDITOR_ROLES, message="Only finance and admins can change the catalog."
+)
 
 
 def meters_in_use():

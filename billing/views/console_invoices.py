@@ -7,14 +7,10 @@ Every console role reads invoices; admins and finance issue credit notes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +18,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from accounts.enums import VendorRole
+from accounts.permissions import console_user_required, vendor_role_required
 from billing.errors import BillingError
 from billing.models import Invoice, InvoiceLine
 from billing.selectors_invoices import (
@@ -51,30 +48,12 @@ def can_issue_credit_notes(user) -> bool:
     return user.is_console_user and user.has_vendor_role(VendorRole.FINANCE)
 
 
-def invoice_reader_required(view: Callable) -> Callable:
-    """Any signed-in console user reads invoices; partner users get 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_console_user:
-            raise PermissionDenied("This page is for the vendor's staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+invoice_reader_required = console_user_required
 
 
-def credit_note_issuer_required(view: Callable) -> Callable:
-    """Admins and finance only (any method)."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not can_issue_credit_notes(request.user):
-            raise PermissionDenied("Only finance and admins can issue credit notes.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+credit_note_issuer_required = vendor_role_required(
+    VendorRole.FINANCE, message="Only finance and admins can issue credit notes."
+)
 
 
 def _filterset(request: HttpRequest) -> InvoiceFilter:

@@ -4,11 +4,8 @@ buttons that close, re-rate and finalize (admins and finance; the others read)."
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
@@ -16,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.enums import VendorRole
+from accounts.permissions import console_user_required
 from billing.api.periods import parse_month
 from billing.closing.rate import next_month, previous_month, vendor_today
 from billing.errors import PeriodStateError
@@ -31,15 +29,7 @@ def can_close(user) -> bool:
     return user.is_authenticated and user.has_vendor_role(*CLOSE_ROLES)
 
 
-def _console(view: Callable) -> Callable:
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_console_user:
-            raise PermissionDenied("This page is for vendor staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+_console = console_user_required
 
 
 def _rows(periods: list[BillingPeriod]) -> list[dict]:

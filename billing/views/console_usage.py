@@ -9,17 +9,13 @@ from the console (that is the partner's decision).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.enums import VendorRole
+from accounts.permissions import console_user_required, vendor_role_required
 from billing.errors import BillingError
 from billing.models_invoicing import UsageImport
 from billing.services import usage_imports as imports_service
@@ -46,30 +42,12 @@ def can_import_usage(user) -> bool:
     return user.is_console_user and user.has_vendor_role(*IMPORT_ROLES)
 
 
-def console_reader(view: Callable) -> Callable:
-    """Signed-in vendor staff of any role; partner users get 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_console_user:
-            raise PermissionDenied("This page is for vendor staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+console_reader = console_user_required
 
 
-def usage_importer(view: Callable) -> Callable:
-    """Finance, channel managers and admins (any method)."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not can_import_usage(request.user):
-            raise PermissionDenied("Only finance, channel managers and admins can import usage.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+usage_importer = vendor_role_required(
+    *IMPORT_ROLES, message="Only finance, channel managers and admins can import usage."
+)
 
 
 def _usage_page(request: HttpRequest, form: UsageUploadForm | None = None) -> HttpResponse:
