@@ -10,6 +10,7 @@ credit mirrors the charge it reverses.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -53,11 +54,25 @@ def check_currency(currency: str) -> str:
 
 def minor_units(currency: str) -> int:
     """Decimal places of the currency's minor unit: JPY 0, EUR 2, KWD 3."""
+    if not isinstance(currency, str):
+        check_currency(currency)  # refuses it
+    return _precision(currency)
+
+
+# Babel's currency checks are slow (they rebuild the list of currencies) and rating rounds
+# hundreds of thousands of amounts: remember each code's answer (a refusal raises, is not kept).
+@functools.lru_cache(maxsize=512)
+def _precision(currency: str) -> int:
     return get_currency_precision(check_currency(currency))
 
 
 def _quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-minor_units(currency))
+    return _quantum_of(minor_units(currency))
+
+
+@functools.lru_cache(maxsize=16)
+def _quantum_of(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
 
 
 def round_money(amount: Decimal | int, currency: str) -> Decimal:

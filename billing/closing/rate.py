@@ -2,11 +2,14 @@
 Python. Nothing here writes; the month-end close writes the result (`write.py`) and the running
 estimate shows it as is.
 
-For a chunk of partners: one query for the partners, one for their billable subscriptions, one for
-the seat changes, one aggregate query per kind of meter aggregation (GROUP BY partner, client,
-meter over the period — the index `billing_usage_rating_idx` serves it), then pure pricing
-(`billing.rating`): each charge of the price-plan version in effect that month, per client or
-pooled over the partner's clients; the partner tier's discount per line; tax on the invoice.
+For a chunk of partners: one query for their billable subscriptions, one for the seat changes, and
+the usage aggregated over the period (GROUP BY partner, client, meter: one query for every meter
+whose aggregate needs only the quantity — answered from the index `billing_usage_rating_q_idx`
+alone — and one per other kind, see `aggregate_usage`); then, a part of the chunk's partners at a
+time, one query for the partners and pure pricing (`billing.rating`): each charge of the
+price-plan version in effect that month, per client or pooled over the partner's clients; the
+partner tier's discount per line; tax on the invoice. Pure results that repeat (seat counts,
+prices of a quantity, tier breakdowns) are computed once per call.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
 
 from billing.closing.drafts import DraftInvoice, DraftLine
 from billing.models import Charge, Meter, PricePlan, SeatQuantityChange, Subscription, UsageEvent
@@ -208,61 +210,87 @@ _COLUMNS = {
 }
 
 
+def _sorts(sql: str) -> bool:
+    """Whether PostgreSQL must sort a group's rows for this aggregate (DISTINCT or ORDER BY
+    inside it), which rules out hashing the groups."""
+    text = " ".join(sql.upper().split())
+    return "DISTINCT" in text or "ORDER BY" in text
+
+
 def aggregate_usage(
     partner_ids: Sequence[int], bounds: PeriodBounds, meters: Iterable[Meter]
 ) -> dict[tuple[int, int, int], Decimal]:
     """{(partner, client, meter): quantity} over the period, each meter by its own aggregation.
 
-    One GROUP BY (partner, client, meter) query over the period's events, whatever the meters:
-    a group holds one meter's events, so the select list carries one aggregate per kind of
-    aggregation in use (the registry's SQL) and each group's quantity is read from its meter's
-    column. Each aggregate is fed only its own meters' rows (the others see NULL), so e.g. a
-    distinct count does not parse the properties of every event. One pass over the events, not
-    one per kind: the period's rows of a chunk of partners are spread over the whole table."""
+    GROUP BY (partner, client, meter) over the period's events of these partners. A group holds
+    one meter's events, so one query can carry the aggregates of several kinds of aggregation
+    (the registry's SQL, one column each, each fed only its own meters' rows — the others see
+    NULL) and read each group's quantity from its meter's column. Aggregates that only need the
+    quantity share one query, which PostgreSQL hashes and answers from the rating index alone
+    (it includes the quantity); an aggregate that sorts its rows (a distinct count, `latest`) or
+    reads more of the event gets a query of its own over its own meters' rows. The period's
+    events of a chunk of partners are spread over the whole table: every query that reads the
+    table itself reads most of its pages, so there are as few of those as possible."""
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for meter in meters:
         groups[(meter.aggregation, meter.unique_property)].append(meter.pk)
     result: dict[tuple[int, int, int], Decimal] = {}
     if not partner_ids or not groups:
         return result
-    ordered = sorted(groups.items())
-    selects: list[str] = []
-    params: list[Any] = []
-    column_of: dict[int, int] = {}
-    for index, ((kind, unique_property), meter_ids) in enumerate(ordered):
+    shared: list[tuple[Any, list[int]]] = []
+    alone: list[tuple[Any, list[int]]] = []
+    for (kind, unique_property), meter_ids in sorted(groups.items()):
         aggregation = aggregation_for(kind, unique_property or None)
-        if len(ordered) == 1:
-            aggregate = aggregation.sql()
+        plain_sql = aggregation.sql()
+        if _sorts(plain_sql.sql) or any(
+            column in plain_sql.sql for column in ("properties", "event_id", "timestamp")
+        ):
+            alone.append((aggregation, meter_ids))
         else:
-            only = ", ".join(str(int(pk)) for pk in sorted(meter_ids))
-            aggregate = aggregation.sql(
-                SqlColumns(
-                    **{
-                        field: f"(CASE WHEN meter_id IN ({only}) THEN {column} END)"
-                        for field, column in _COLUMNS.items()
-                    }
-                )
-            )
-        selects.append(aggregate.sql)
-        params.extend(aggregate.params)
-        for pk in meter_ids:
-            column_of[pk] = 3 + index
-    all_meters = sorted(column_of)
+            shared.append((aggregation, meter_ids))
+    queries = ([shared] if shared else []) + [[one] for one in alone]
     table = UsageEvent._meta.db_table
-    # ::bigint[]: Django sends small ids as int2[]; the cast keeps the plan on the bigint index.
-    sql = (
-        f"SELECT partner_id, client_id, meter_id, {', '.join(selects)} FROM {table} "
-        "WHERE partner_id = ANY(%s::bigint[]) AND timestamp >= %s AND timestamp < %s "
-        "AND meter_id = ANY(%s::bigint[]) GROUP BY partner_id, client_id, meter_id"
-    )
-    params += [list(partner_ids), bounds.starts_at, bounds.ends_at, all_meters]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for row in cursor.fetchall():
-            quantity = row[column_of[row[2]]]
-            result[(row[0], row[1], row[2])] = (
-                quantity if type(quantity) is Decimal else Decimal(quantity)
+        for members in queries:
+            selects: list[str] = []
+            params: list[Any] = []
+            column_of: dict[int, int] = {}
+            for index, (aggregation, meter_ids) in enumerate(members):
+                if len(members) == 1:
+                    aggregate = aggregation.sql()
+                else:
+                    only = ", ".join(str(int(pk)) for pk in sorted(meter_ids))
+                    aggregate = aggregation.sql(
+                        SqlColumns(
+                            **{
+                                field: f"(CASE WHEN meter_id IN ({only}) THEN {column} END)"
+                                for field, column in _COLUMNS.items()
+                            }
+                        )
+                    )
+                selects.append(aggregate.sql)
+                params.extend(aggregate.params)
+                for pk in meter_ids:
+                    column_of[pk] = 3 + index
+            # ::bigint[]: Django sends small ids as int2[], which can steer the planner off the
+            # bigint index (to a plain index scan: a random heap read per event).
+            cursor.execute(
+                f"SELECT partner_id, client_id, meter_id, {', '.join(selects)} FROM {table} "
+                "WHERE partner_id = ANY(%s::bigint[]) AND timestamp >= %s AND timestamp < %s "
+                "AND meter_id = ANY(%s::bigint[]) GROUP BY partner_id, client_id, meter_id",
+                [
+                    *params,
+                    list(partner_ids),
+                    bounds.starts_at,
+                    bounds.ends_at,
+                    sorted(column_of),
+                ],
             )
+            for row in cursor.fetchall():
+                quantity = row[column_of[row[2]]]
+                result[(row[0], row[1], row[2])] = (
+                    quantity if type(quantity) is Decimal else Decimal(quantity)
+                )
     return result
 
 
@@ -280,34 +308,33 @@ class _Sub:
 def _billable_subscriptions(
     partner_ids: Sequence[int], bounds: PeriodBounds, client_id: int | None
 ) -> list[_Sub]:
+    """The subscriptions billed in the period (clients not on trial or NFR), in id order, with
+    their seat changes in recorded order. Plain SQL: a chunk reads tens of thousands of rows."""
     first, last = bounds.month, bounds.last_day
-    subs = Subscription.objects.filter(
-        client__partner_id__in=partner_ids, started_on__lte=last
-    ).filter(Q(ended_on__isnull=True) | Q(ended_on__gte=first))
-    subs = subs.exclude(client__status__in=NOT_BILLED)
-    if client_id is not None:
-        subs = subs.filter(client_id=client_id)
-    rows = list(
-        subs.order_by("id").values_list(
-            "id",
-            "client_id",
-            "client__partner_id",
-            "client__name",
-            "price_plan_id",
-            "started_on",
-            "ended_on",
-            "client__ended_on",
-            "client__status",
-        )
+    sql = (
+        "SELECT s.id, s.client_id, c.partner_id, c.name, s.price_plan_id, s.started_on, "
+        f"s.ended_on, c.ended_on, c.status FROM {Subscription._meta.db_table} s "
+        f"JOIN {Client._meta.db_table} c ON c.id = s.client_id "
+        "WHERE c.partner_id = ANY(%s::bigint[]) AND s.started_on <= %s "
+        "AND (s.ended_on IS NULL OR s.ended_on >= %s) AND NOT (c.status = ANY(%s::text[]))"
     )
-    changes: dict[int, list[QuantityChange]] = defaultdict(list)
-    if rows:
-        for sub_id, effective_on, quantity in (
-            SeatQuantityChange.objects.filter(subscription_id__in=[row[0] for row in rows])
-            .order_by("subscription_id", "id")
-            .values_list("subscription_id", "effective_on", "quantity")
-        ):
-            changes[sub_id].append(QuantityChange(effective_on, quantity))
+    params: list[Any] = [list(partner_ids), last, first, [str(s) for s in NOT_BILLED]]
+    if client_id is not None:
+        sql += " AND s.client_id = %s"
+        params.append(client_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY s.id", params)
+        rows = cursor.fetchall()
+        changes: dict[int, list[QuantityChange]] = defaultdict(list)
+        if rows:
+            cursor.execute(
+                "SELECT subscription_id, effective_on, quantity "
+                f"FROM {SeatQuantityChange._meta.db_table} "
+                "WHERE subscription_id = ANY(%s::bigint[]) ORDER BY subscription_id, id",
+                [[row[0] for row in rows]],
+            )
+            for sub_id, effective_on, quantity in cursor.fetchall():
+                changes[sub_id].append(QuantityChange(effective_on, quantity))
     result = []
     for sub_id, client, partner, name, plan, started, ended, client_ended, status in rows:
         # A churned client is billed to its end date, whatever its subscriptions say.
@@ -439,8 +466,10 @@ class _Memo:
         return seats
 
     def price(self, info: ChargeInfo, quantity: Decimal) -> PricedQuantity:
-        # Keyed by the exact digits too: 5 and 5.0 are equal but may print differently.
-        key = (info.pk, quantity, quantity.as_tuple().exponent)
+        # Equal quantities (5 and 5.000) price alike: the amount and effective unit price are
+        # rounded to fixed places, tier figures are shown normalized (`plain`), and the line
+        # keeps its own quantity.
+        key = (info.pk, quantity)
         priced = self.prices.get(key)
         if priced is None:
             priced = price(quantity, info.spec)

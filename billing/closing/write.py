@@ -1,9 +1,18 @@
 """Writing a chunk's draft invoices: replace, never accumulate.
 
 Within the caller's transaction: upsert one invoice row per (partner, currency) — the same row on
-every re-rating, so links to a draft keep working — drop the old lines of those invoices, COPY the
-new ones, and delete the chunk partners' draft invoices that this rating no longer produces. The
-result depends only on the drafts, so a chunk written twice leaves the rows of one write.
+every re-rating, so links to a draft keep working — and delete the chunk partners' draft invoices
+that this rating no longer produces. Then the lines:
+
+- of an invoice row just created (a first close), COPY straight into the table;
+- of an invoice that already had lines (a re-rating), COPY into a temporary staging table and
+  merge by (invoice, position): a line whose values did not change is left alone, a changed one
+  is updated in place, positions beyond the new lines are deleted and new positions inserted.
+  Re-rating after a little late usage then writes only what moved, and skips the foreign-key
+  checks a delete and insert of every line would cost.
+
+Either way the result depends only on the drafts, so a chunk written twice leaves the rows of one
+write (line ids aside: a re-rating keeps the ids of the positions it keeps).
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ _UPSERT = f"""
         bill_to_name = EXCLUDED.bill_to_name, bill_to_email = EXCLUDED.bill_to_email,
         bill_to_address = EXCLUDED.bill_to_address, bill_to_country = EXCLUDED.bill_to_country,
         updated_at = EXCLUDED.updated_at
-    RETURNING id, partner_id, currency
+    RETURNING id, partner_id, currency, (xmax = 0) AS created
 """
 
 _LINE_COLUMNS = (
@@ -61,6 +70,14 @@ _LINE_COLUMNS = (
 )
 
 
+_STAGE = "billing_rating_lines_stage"  # temporary (pg_temp), one per connection
+_COLUMN_LIST = ", ".join(_LINE_COLUMNS)
+_VALUES = ", ".join(c for c in _LINE_COLUMNS if c not in ("invoice_id", "position"))
+_SAME_PLACE = "l.invoice_id = s.invoice_id AND l.position = s.position"
+_STORED = ", ".join(f"l.{c}" for c in _VALUES.split(", "))
+_STAGED = ", ".join(f"s.{c}" for c in _VALUES.split(", "))
+
+
 def write_drafts(
     *,
     period_id: int,
@@ -71,7 +88,8 @@ def write_drafts(
     """Replace the period's draft invoices of `partner_ids` by `drafts`: (invoices, lines)."""
     partner_ids = list(partner_ids)
     kept: list[int] = []
-    lines_written = 0
+    created: set[int] = set()
+    ids: dict[tuple[int, str], int] = {}
     with connection.cursor() as cursor:
         if drafts:
             columns = list(
@@ -98,45 +116,97 @@ def write_drafts(
                 )
             )
             cursor.execute(_UPSERT, [period_id, now, now, *[list(c) for c in columns]])
-            ids = {(partner, currency): pk for pk, partner, currency in cursor.fetchall()}
+            for pk, partner, currency, is_new in cursor.fetchall():
+                ids[(partner, currency)] = pk
+                if is_new:
+                    created.add(pk)
             kept = list(ids.values())
-        # Old lines of every draft invoice of these partners in the period, then the invoices
-        # this rating no longer produces (a partner whose clients all left, a currency dropped).
+        # The invoices this rating no longer produces (a partner whose clients all left, a
+        # currency dropped): their lines, then themselves.
         cursor.execute(
             f"DELETE FROM {_LINE} WHERE invoice_id IN (SELECT id FROM {_INVOICE} "
-            "WHERE period_id = %s AND partner_id = ANY(%s) AND number IS NULL)",
-            [period_id, partner_ids],
+            "WHERE period_id = %s AND partner_id = ANY(%s) AND number IS NULL "
+            "AND NOT (id = ANY(%s)))",
+            [period_id, partner_ids, kept],
         )
         cursor.execute(
             f"DELETE FROM {_INVOICE} WHERE period_id = %s AND partner_id = ANY(%s) "
             "AND number IS NULL AND NOT (id = ANY(%s))",
             [period_id, partner_ids, kept],
         )
-        if drafts:
-            raw = cursor.cursor  # psycopg's own cursor: COPY is the fastest bulk write
-            with raw.copy(f"COPY {_LINE} ({', '.join(_LINE_COLUMNS)}) FROM STDIN") as copy:
-                for draft in drafts:
-                    invoice_id = ids[(draft.partner_id, draft.currency)]
-                    for position, line in enumerate(draft.lines, start=1):
-                        copy.write_row(
-                            (
-                                invoice_id,
-                                position,
-                                line.client_id,
-                                line.charge_id,
-                                line.meter_id,
-                                line.seats,
-                                line.price_plan_code,
-                                line.description,
-                                stored_quantity(line.quantity),
-                                line.unit_price,
-                                line.amount,
-                                line.discount,
-                                line.net_amount,
-                                line.pooled,
-                                orjson.dumps(line.tiers).decode(),
-                                line.adjustment_of,
-                            )
-                        )
-                        lines_written += 1
-    return len(kept), lines_written
+        if not drafts:
+            return 0, 0
+        fresh = [d for d in drafts if ids[(d.partner_id, d.currency)] in created]
+        existing = [d for d in drafts if ids[(d.partner_id, d.currency)] not in created]
+        lines = 0
+        if fresh:
+            lines += _copy_lines(cursor.cursor, _LINE, fresh, ids)
+        if existing:
+            lines += _merge_lines(cursor, existing, ids)
+    return len(kept), lines
+
+
+def _copy_lines(raw, table: str, drafts: Sequence[DraftInvoice], ids) -> int:
+    """COPY the drafts' lines (positions from 1) into `table`; how many."""
+    written = 0
+    # Lines share their tiers (a pooled charge's, a tier pattern's): dump each once.
+    tiers_text: dict[int, str] = {}
+    with raw.copy(f"COPY {table} ({_COLUMN_LIST}) FROM STDIN") as copy:
+        write_row = copy.write_row
+        for draft in drafts:
+            invoice_id = ids[(draft.partner_id, draft.currency)]
+            for position, line in enumerate(draft.lines, start=1):
+                tiers = tiers_text.get(id(line.tiers))
+                if tiers is None:
+                    tiers = tiers_text[id(line.tiers)] = orjson.dumps(line.tiers).decode()
+                write_row(
+                    (
+                        invoice_id,
+                        position,
+                        line.client_id,
+                        line.charge_id,
+                        line.meter_id,
+                        line.seats,
+                        line.price_plan_code,
+                        line.description,
+                        stored_quantity(line.quantity),
+                        line.unit_price,
+                        line.amount,
+                        line.discount,
+                        line.net_amount,
+                        line.pooled,
+                        tiers,
+                        line.adjustment_of,
+                    )
+                )
+                written += 1
+    return written
+
+
+def _merge_lines(cursor, drafts: Sequence[DraftInvoice], ids) -> int:
+    """Make the lines of these existing invoices the drafts' lines, touching only what differs."""
+    invoice_ids = [ids[(d.partner_id, d.currency)] for d in drafts]
+    # The staging table has the lines' own column types, so values compare exactly as stored.
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS "
+        f"SELECT {_COLUMN_LIST} FROM {_LINE} WITH NO DATA"
+    )
+    cursor.execute(f"TRUNCATE {_STAGE}")
+    written = _copy_lines(cursor.cursor, _STAGE, drafts, ids)
+    cursor.execute(
+        f"UPDATE {_LINE} l SET ({_VALUES}) = ({_STAGED}) FROM {_STAGE} s "
+        f"WHERE l.invoice_id = ANY(%s) AND {_SAME_PLACE} "
+        f"AND ({_STORED}) IS DISTINCT FROM ({_STAGED})",
+        [invoice_ids],
+    )
+    cursor.execute(
+        f"DELETE FROM {_LINE} l WHERE l.invoice_id = ANY(%s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {_STAGE} s WHERE {_SAME_PLACE})",
+        [invoice_ids],
+    )
+    cursor.execute(
+        f"INSERT INTO {_LINE} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {_LINE} l WHERE {_SAME_PLACE}) "
+        "ORDER BY s.invoice_id, s.position"
+    )
+    return written

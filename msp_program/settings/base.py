@@ -206,8 +206,12 @@ MEDIA_ROOT = BASE_DIR / ".data" / "media"
 CLIENT_IMPORT_DIR = MEDIA_ROOT / "client-imports"
 # Usage CSV uploads, staged between the check (preview) and the background import.
 USAGE_IMPORT_DIR = MEDIA_ROOT / "usage-imports"
-# Partners rated per month-end close task (billing.services.periods).
-BILLING_RATING_CHUNK_SIZE = env.int("BILLING_RATING_CHUNK_SIZE", default=50)
+# Month-end close tasks (billing.services.periods): partners per task if set (0: automatic — the
+# partners split into at most BILLING_RATING_MAX_CHUNKS tasks of at least 50), and work_mem for
+# each task's aggregate queries.
+BILLING_RATING_CHUNK_SIZE = env.int("BILLING_RATING_CHUNK_SIZE", default=0)
+BILLING_RATING_MAX_CHUNKS = env.int("BILLING_RATING_MAX_CHUNKS", default=4)
+BILLING_RATING_WORK_MEM = env.str("BILLING_RATING_WORK_MEM", default="64MB")
 USAGE_IMPORT_MAX_BYTES = env.int("USAGE_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 # Files up to this size are checked while the upload request waits; bigger ones by the worker.
 USAGE_IMPORT_INLINE_CHECK_BYTES = 2 * 1024 * 1024
