@@ -41,7 +41,7 @@ from billing.closing.rate import (
     vendor_today,
 )
 from billing.closing.write import write_drafts
-from billing.errors import BillingError, PeriodStateError
+from billing.errors import PeriodStateError
 from billing.models import (
     BillingPeriod,
     Invoice,
@@ -455,8 +455,6 @@ def latest_closed_end() -> datetime.datetime | None:
 
 
 __all__ = [
-    "BillingError",
-    "PeriodStateError",
     "late_usage_note",
     "latest_closed_end",
     "period_close",
