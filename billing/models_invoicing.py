@@ -56,6 +56,8 @@ class InvoiceStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     OPEN = "open", "Open"
     PAID = "paid", "Paid"
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
+    REFUNDED = "refunded", "Refunded"
     VOID = "void", "Void"
     UNCOLLECTIBLE = "uncollectible", "Uncollectible"
 
@@ -154,6 +156,11 @@ class Invoice(models.Model):
     bill_to_country = models.CharField(max_length=2, blank=True)
     issued_on = models.DateField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
+    # Payment state (billing.services.invoice_payments moves it; the figures above never change
+    # once finalized).
+    paid_at = models.DateTimeField(null=True, blank=True)
+    uncollectible_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

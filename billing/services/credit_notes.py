@@ -32,6 +32,7 @@ from billing.models_invoicing import InvoiceStatus
 from billing.selectors_invoices import CREDITABLE_STATUSES
 from billing.services.numbering import reserve_numbers
 from core.actors import Actor
+from core.events import publish
 from core.money import ZERO, is_rounded, minor_units, percent_of
 from core.services.audit import audit_record, snapshot
 from partners.evaluation import money
@@ -260,4 +261,6 @@ def credit_note_create(
             for line, credit, description in credits
         ]
         audit_record(actor=actor, action="credit_note.created", instance=note, after=after)
+        # Refunds (payments) and commission clawbacks (incentives) follow in this transaction.
+        publish("credit_note.issued", credit_note_id=note.pk)
     return note

@@ -54,6 +54,7 @@ from billing.models import (
 from billing.models_invoicing import InvoiceStatus, PeriodStatus
 from billing.services.numbering import reserve_numbers
 from core.actors import Actor
+from core.events import publish
 from core.services.audit import audit_record, snapshot
 
 logger = logging.getLogger(__name__)
@@ -369,6 +370,8 @@ def period_finalize(
             after={**snapshot(period), "invoices": len(invoices)},
         )
         period_get_or_create(next_month(period.month))
+        # Charging (payments), commission accrual (incentives) and outbound webhooks follow.
+        publish("billing_period.finalized", period_id=period.pk)
     return period
 
 

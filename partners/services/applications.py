@@ -22,6 +22,7 @@ from accounts.enums import PartnerRole
 from accounts.models import User
 from accounts.services.invitations import organisation_name
 from core.actors import Actor
+from core.events import publish
 from core.services.audit import audit_record, audited_update, snapshot
 from partners.enums import ApplicationStatus, PartnerStatus
 from partners.errors import PartnerError
@@ -199,6 +200,7 @@ def application_approve(
         )
         # A track without required steps has nothing to wait for.
         onboarding_refresh(partner=partner, actor=actor)
+        publish("partner.approved", partner_id=partner.pk)
     return locked
 
 
