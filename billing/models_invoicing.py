@@ -160,7 +160,7 @@ class Invoice(models.Model):
     # once finalized).
     paid_at = models.DateTimeField(null=True, blank=True)
     uncollectible_at = models.DateTimeField(null=True, blank=True)
-    payment_reference = models.CharField(max_length=200, blank=True)
+    payment_reference = models.CharField(max_length=200, blank=True, db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
