@@ -118,6 +118,16 @@ def percent_of(amount: Decimal | int, pct: Decimal | int, currency: str) -> Deci
     return round_money(product, currency)
 
 
+def ratio_pct(part: Decimal | int, whole: Decimal | int, places: int = 2) -> Decimal | None:
+    """part / whole × 100, half up to `places` decimals (a margin or a share in percent); None
+    when `whole` is zero (no ratio to show)."""
+    part = require_decimal(part, "part")
+    whole = require_decimal(whole, "whole")
+    if whole == 0:
+        return None
+    return (part * HUNDRED / whole).quantize(_quantum_of(places), rounding=ROUND_HALF_UP)
+
+
 def effective_unit_price(amount: Decimal, quantity: Decimal) -> Decimal:
     """amount / quantity to UNIT_PRICE_PLACES, half up; 0 for a zero quantity (nothing to
     divide)."""

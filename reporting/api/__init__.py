@@ -1,0 +1,1 @@
+"""The reporting API (margin, resale prices)."""

@@ -1,0 +1,1 @@
+"""URL pattern lists of the reporting app, merged into the console and portal namespaces."""
