@@ -2,7 +2,7 @@
 
     python -m benchmarks.rating [--events 10000000] [--partners 2000] [--clients 100000]
                                 [--workers 1,2] [--runs 1] [--chunk-size N] [--max-chunks N]
-                                [--profile] [--explain]
+                                [--profile] [--explain] [--no-history]
 
 Quick check: `--events 200000 --partners 100 --clients 5000` (under a minute).
 
@@ -27,9 +27,9 @@ construction), then `VACUUM ANALYZE` (as autovacuum would leave it).
 
 Baseline: `SELECT partner_id, client_id, meter_id, sum(quantity) FROM billing_usageevent WHERE
 timestamp >= start AND timestamp < end GROUP BY 1, 2, 3` over the same month, every row fetched
-into Python (psycopg, this process), with the `work_mem` each rating chunk sets for itself
-(`BILLING_RATING_WORK_MEM`, 64MB) and the server's parallel-query settings as they are (printed;
-the close runs with the same ones).
+into Python (psycopg, this process), with the `work_mem` and `jit` each rating chunk sets for
+itself (`BILLING_RATING_WORK_MEM`, 64MB; `jit` off) and the server's parallel-query settings as
+they are (printed; the close runs with the same ones).
 
 Ours: the whole close as production runs it: `period_close` (a new run, the partners split into
 chunks, one Celery task per chunk) and real Celery workers (`celery -A msp_program worker --pool
@@ -39,7 +39,11 @@ of its own) rating and writing each chunk, until the period reaches review. Time
 doing the same work every time:
 
 - first close: the period reset to open before the clock (its drafts, chunks and run deleted, the
-  invoice tables vacuumed), so every invoice and line is written anew — the month-end close;
+  invoice tables vacuumed), so every invoice and line is written anew — the month-end close. As
+  at any month-end after a vendor's first, the invoice tables also hold an earlier month's
+  finalized invoices (a copy of the first close's, added once, untimed; `--no-history` leaves
+  them out, and PostgreSQL then plans the per-line invoice key check on a table it believes
+  empty);
 - re-rating: closing again from review with nothing changed — the close after late usage,
   which rates everything again but writes only the lines that moved (here none).
 
@@ -666,6 +670,63 @@ def _profile(world: World) -> None:
     stats.sort_stats("cumulative").print_stats(40)
 
 
+def add_history(world: World) -> None:
+    """Untimed, once: the month before holds finalized invoices — a copy of the first close's
+    drafts, numbered — as at any real month-end after the first. Without them a reset to open
+    leaves the invoice tables empty and vacuum-analyzed, PostgreSQL plans the per-line foreign-key
+    check on the invoice as a sequential scan of billing_invoice (the statistics say it is empty),
+    and the close measures that plan rather than its own work. Rating ignores these invoices
+    (no late-usage markers)."""
+    from django.db import connection, transaction
+
+    from billing.closing.rate import period_bounds, previous_month
+    from billing.models import BillingPeriod
+
+    current = BillingPeriod.objects.get(month=world.month)
+    month = previous_month(world.month)
+    bounds = period_bounds(month)
+    now = datetime.datetime.now(datetime.UTC)
+    columns = (
+        "currency, subtotal, discount, tax, total, discount_pct, tax_rate, tier_name, "
+        "bill_to_name, bill_to_email, bill_to_address, bill_to_country, partner_id"
+    )
+    line_columns = (
+        "position, client_id, charge_id, meter_id, seats, price_plan_code, description, "
+        "quantity, unit_price, amount, discount, net_amount, pooled, tiers, adjustment_of"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        history = BillingPeriod.objects.create(
+            month=month, starts_at=bounds.starts_at, ends_at=bounds.ends_at, status="open"
+        )
+        # Drafts first (the triggers refuse lines on a finalized invoice), then finalized.
+        cursor.execute(
+            f"INSERT INTO billing_invoice (period_id, status, created_at, updated_at, {columns}) "
+            f"SELECT %s, 'draft', %s, %s, {columns} FROM billing_invoice WHERE period_id = %s",
+            [history.pk, now, now, current.pk],
+        )
+        cursor.execute(
+            f"INSERT INTO billing_invoiceline (invoice_id, {line_columns}) "
+            f"SELECT h.id, {', '.join(f'l.{c}' for c in line_columns.split(', '))} "
+            "FROM billing_invoiceline l JOIN billing_invoice i ON i.id = l.invoice_id "
+            "JOIN billing_invoice h ON h.period_id = %s AND h.partner_id = i.partner_id "
+            "AND h.currency = i.currency WHERE i.period_id = %s ORDER BY h.id, l.position",
+            [history.pk, current.pk],
+        )
+        cursor.execute(
+            "UPDATE billing_invoice SET status = 'open', number = 'H-' || id, issued_on = %s, "
+            "finalized_at = %s WHERE period_id = %s",
+            [bounds.ends_at.date(), now, history.pk],
+        )
+        cursor.execute(
+            "UPDATE billing_billingperiod SET status = 'finalized', finalized_at = %s, "
+            "rated_at = %s WHERE id = %s",
+            [now, now, history.pk],
+        )
+    with connection.cursor() as cursor:
+        for table in ("billing_invoiceline", "billing_invoice"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
 def reset_to_open(world: World) -> None:
     """Untimed, before a first close: the period's drafts, chunks and run gone, the period open
     again, the invoice tables vacuumed — each first close starts from the same state."""
@@ -719,6 +780,13 @@ def main() -> int:
     parser.add_argument("--max-chunks", type=int, help="BILLING_RATING_MAX_CHUNKS")
     parser.add_argument("--profile", action="store_true", help="cProfile one in-process close")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the queries")
+    parser.add_argument(
+        "--no-history",
+        dest="history",
+        action="store_false",
+        help="no finalized invoices of an earlier month (the invoice tables empty before a "
+        "first close, as before)",
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.workers.split(",")]
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "3600")
@@ -729,7 +797,7 @@ def main() -> int:
         from django_tenants.utils import schema_context
 
         from billing.models import RatingChunk
-        from billing.services.periods import DEFAULT_WORK_MEM
+        from billing.services.periods import CHUNK_JIT, DEFAULT_WORK_MEM
         from core.actors import Actor
         from tenancy.services import vendor_create
 
@@ -763,12 +831,16 @@ def main() -> int:
                     parallel = cursor.fetchone()[0]
                     cursor.execute("SELECT pg_backend_pid()")
                     own_backend = cursor.fetchone()[0]
-                    # Fair: the baseline gets the work_mem each rating chunk sets for itself.
+                    # Fair: the baseline gets the work_mem and JIT setting each rating chunk
+                    # sets for itself.
                     if work_mem:
                         cursor.execute("SELECT set_config('work_mem', %s, false)", [work_mem])
+                    cursor.execute("SELECT set_config('jit', %s, false)", [CHUNK_JIT])
 
                 if args.profile or args.explain:
                     close_inline(world)  # the first close (inserts), then a re-rating profiled
+                    if args.history:
+                        add_history(world)
                     if args.explain:
                         _explain(world)
                     if args.profile:
@@ -783,6 +855,8 @@ def main() -> int:
                 # Untimed: one close (warm cache, the reference rows), and a warm baseline.
                 baseline(world)
                 warm = close_once(world, workers[-1])
+                if args.history:
+                    add_history(world)
                 reference = digest()
                 chunk_sizes = sorted(
                     len(ids)
@@ -843,9 +917,9 @@ def main() -> int:
         f"clients ({world.billed_clients:,} billed), 3 meters (sum, unique_count, count) and "
         f"seats, 2 price plans; {reference[0]:,} invoices, {reference[1]:,} lines; "
         f"{groups:,} (partner, client, meter) groups; {len(chunk_sizes)} chunks of "
-        f"{chunk_sizes[0]}–{chunk_sizes[-1]} partners; work_mem {work_mem or 'as configured'} "
-        f"(both sides); max_parallel_workers_per_gather = {parallel}; {args.runs} run(s); "
-        f"database {database}"
+        f"{chunk_sizes[0]}–{chunk_sizes[-1]} partners; work_mem {work_mem or 'as configured'}, "
+        f"jit {CHUNK_JIT} (both sides); max_parallel_workers_per_gather = {parallel}; "
+        f"{args.runs} run(s); database {database}"
     )
     top = max(counts)
     rows = [[base.label, f"{base.median:8.2f}", "", "", ""]]

@@ -20,3 +20,11 @@ class BillingConfig(AppConfig):
         from .client_sections_usage import register_usage_section
 
         register_usage_section()
+
+        from webhooks.payloads import register_payload_builder
+
+        from .webhook_payloads import invoice_paid, invoices_finalized
+
+        # Outbound webhooks: what `invoice.finalized` / `invoice.paid` carry.
+        register_payload_builder("invoice.finalized", invoices_finalized)
+        register_payload_builder("invoice.paid", invoice_paid)

@@ -29,6 +29,7 @@ __all__ = [
     "CreditNoteLine",
     "DocumentSequence",
     "Invoice",
+    "InvoiceCredit",
     "InvoiceLine",
     "LateUsage",
     "PartnerMrr",
@@ -145,6 +146,9 @@ class Invoice(models.Model):
     subtotal = models.DecimalField(**AMOUNT_DIGITS)
     discount = models.DecimalField(**AMOUNT_DIGITS)
     tax = models.DecimalField(**AMOUNT_DIGITS)
+    # Credits given at finalize (commission payouts as a credit, billing.closing.credits): Σ of
+    # the invoice's InvoiceCredit rows; 0 on drafts.
+    credits = models.DecimalField(**AMOUNT_DIGITS, default=0, db_default=0)
     total = models.DecimalField(**AMOUNT_DIGITS)
     # What the figures were computed with, kept so the document reads the same forever.
     discount_pct = models.DecimalField(max_digits=5, decimal_places=2)
@@ -172,8 +176,13 @@ class Invoice(models.Model):
                 name="billing_invoice_one_per_partner_period_currency",
             ),
             models.CheckConstraint(
-                condition=Q(total=F("subtotal") - F("discount") + F("tax")),
+                condition=Q(total=F("subtotal") - F("discount") + F("tax") - F("credits")),
                 name="billing_invoice_total_adds_up",
+            ),
+            # Credits never take an invoice below zero.
+            models.CheckConstraint(
+                condition=Q(credits=0) | (Q(credits__gt=0) & Q(total__gte=0)),
+                name="billing_invoice_credits_within_total",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=InvoiceStatus.values), name="billing_invoice_status_known"
@@ -202,12 +211,37 @@ class InvoiceLine(models.Model):
     """One (client, charge) of an invoice; for a prior-period adjustment, `adjustment_of` is the
     month it corrects and the figures are the differences (possibly negative)."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    # Month-end rating writes hundreds of thousands of lines, and every index and foreign-key
+    # check costs per line. So: no single-column indexes (invoice is the leading column of the
+    # (invoice, position) unique constraint, client of billing_line_client_idx; nothing looks
+    # lines up by charge or meter), and no database constraint on charge and meter. Those two
+    # are written only by rating, from the catalog it has just loaded, and charges and meters
+    # are never deleted (price plans are versioned: a revision adds a version with new charges,
+    # old ones stay; meters have no delete service), so the check could never fail — it only
+    # cost a deferred key lookup per line at commit. PROTECT still guards deletes made through
+    # the ORM. Invoice and client keep their constraints.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     position = models.PositiveIntegerField()
-    client = models.ForeignKey("partners.Client", on_delete=models.PROTECT, related_name="+")
-    charge = models.ForeignKey("billing.Charge", on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(
+        "partners.Client", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    charge = models.ForeignKey(
+        "billing.Charge",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     meter = models.ForeignKey(
-        "billing.Meter", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "billing.Meter",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     seats = models.BooleanField(default=False)
     price_plan_code = models.CharField(max_length=64)
@@ -244,6 +278,30 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+class InvoiceCredit(models.Model):
+    """A credit line given at finalize by a credit provider (billing.closing.credits), e.g. a
+    commission payout; `reference` is the provider's id of it ("payout:12")."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="credit_lines")
+    description = models.CharField(max_length=300)
+    amount = models.DecimalField(**AMOUNT_DIGITS)
+    reference = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["invoice_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="billing_invoice_credit_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["reference"], name="billing_invoice_credit_reference_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.amount}"
 
 
 class DocumentSequence(models.Model):

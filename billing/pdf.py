@@ -271,6 +271,8 @@ def _totals(doc: InvoiceDocument, width: float, s: _Styles) -> list:
         (discount_label, money(-invoice.discount, currency)),
         ("Net", money(doc.net, currency)),
         (f"Tax ({invoice.tax_rate} %)", money(invoice.tax, currency)),
+        # Credits given at finalize (commission payouts), each named in its own row.
+        *((line.description, money(-line.amount, currency)) for line in doc.credit_lines),
         (f"Total {currency}", money(invoice.total, currency)),
     ]
     data = [

@@ -25,7 +25,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceCredit, InvoiceLine
 from billing.models_invoicing import AMOUNT_DIGITS, InvoiceStatus, PeriodStatus
 from core.money import ZERO, minor_units
 
@@ -102,6 +102,8 @@ class InvoiceDocument:
     credited: Decimal  # Σ credit note totals (tax included)
     credited_net: Decimal  # Σ credit note subtotals (before tax)
     credited_by_line: dict[int, Decimal]
+    # Credits given at finalize (billing.closing.credits): already deducted in invoice.total.
+    credit_lines: list[InvoiceCredit] = field(default_factory=list)
 
     @property
     def lines(self) -> Iterator[InvoiceLine]:
@@ -174,6 +176,7 @@ def invoice_document(invoice: Invoice) -> InvoiceDocument:
         credited=sum((note.total for note in notes), ZERO),
         credited_net=sum((note.subtotal for note in notes), ZERO),
         credited_by_line=by_line,
+        credit_lines=list(invoice.credit_lines.order_by("id")) if invoice.credits else [],
     )
 
 

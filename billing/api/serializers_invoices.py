@@ -153,7 +153,11 @@ class InvoiceSerializer(serializers.ModelSerializer):
     subtotal = MoneyField("subtotal", help_text="Σ line amounts.")
     discount = MoneyField("discount", help_text="Σ line discounts.")
     tax = MoneyField("tax", help_text="round((subtotal − discount) × tax_rate).")
-    total = MoneyField("total", help_text="subtotal − discount + tax.")
+    credits = MoneyField(
+        "credits",
+        help_text="Credits given when the invoice was finalized (commission payouts); 0 on drafts.",
+    )
+    total = MoneyField("total", help_text="subtotal − discount + tax − credits.")
     credited = MoneyField("credited", help_text="Σ totals of the invoice's credit notes.")
     discount_pct = serializers.DecimalField(
         max_digits=5, decimal_places=2, help_text='The tier discount in percent, e.g. "10.00".'
@@ -177,6 +181,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "subtotal",
             "discount",
             "tax",
+            "credits",
             "total",
             "credited",
             "discount_pct",

@@ -146,40 +146,69 @@ def write_drafts(
     return len(kept), lines
 
 
+# COPY's text format (the default): a backslash and these characters are escaped in a value.
+_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r"}
+)
+_BOOL = {True: "t", False: "f"}
+_NULL = "\\N"
+_BATCH = 2000  # rows per write to the COPY stream
+
+
+def _text(value: str, cache: dict[str, str]) -> str:
+    """A text value as COPY reads it (lines repeat a handful of plan codes and descriptions)."""
+    escaped = cache.get(value)
+    if escaped is None:
+        escaped = cache[value] = value.translate(_ESCAPES)
+    return escaped
+
+
 def _copy_lines(raw, table: str, drafts: Sequence[DraftInvoice], ids) -> int:
-    """COPY the drafts' lines (positions from 1) into `table`; how many."""
+    """COPY the drafts' lines (positions from 1) into `table`; how many.
+
+    The rows are formatted here as COPY text — what psycopg's write_row would send (str() of
+    numbers, t/f, \\N, ISO dates, the same escapes), without its per-value dispatch."""
     written = 0
+    texts: dict[str, str] = {}
     # Lines share their tiers (a pooled charge's, a tier pattern's): dump each once.
     tiers_text: dict[int, str] = {}
+    rows: list[str] = []
     with raw.copy(f"COPY {table} ({_COLUMN_LIST}) FROM STDIN") as copy:
-        write_row = copy.write_row
         for draft in drafts:
-            invoice_id = ids[(draft.partner_id, draft.currency)]
+            invoice = str(ids[(draft.partner_id, draft.currency)])
             for position, line in enumerate(draft.lines, start=1):
                 tiers = tiers_text.get(id(line.tiers))
                 if tiers is None:
-                    tiers = tiers_text[id(line.tiers)] = orjson.dumps(line.tiers).decode()
-                write_row(
-                    (
-                        invoice_id,
-                        position,
-                        line.client_id,
-                        line.charge_id,
-                        line.meter_id,
-                        line.seats,
-                        line.price_plan_code,
-                        line.description,
-                        stored_quantity(line.quantity),
-                        line.unit_price,
-                        line.amount,
-                        line.discount,
-                        line.net_amount,
-                        line.pooled,
-                        tiers,
-                        line.adjustment_of,
+                    tiers = orjson.dumps(line.tiers).decode().translate(_ESCAPES)
+                    tiers_text[id(line.tiers)] = tiers
+                rows.append(
+                    "\t".join(
+                        (
+                            invoice,
+                            str(position),
+                            str(line.client_id),
+                            str(line.charge_id),
+                            _NULL if line.meter_id is None else str(line.meter_id),
+                            _BOOL[line.seats],
+                            _text(line.price_plan_code, texts),
+                            _text(line.description, texts),
+                            str(stored_quantity(line.quantity)),
+                            str(line.unit_price),
+                            str(line.amount),
+                            str(line.discount),
+                            str(line.net_amount),
+                            _BOOL[line.pooled],
+                            tiers,
+                            _NULL if line.adjustment_of is None else line.adjustment_of.isoformat(),
+                        )
                     )
                 )
                 written += 1
+                if len(rows) >= _BATCH:
+                    copy.write("\n".join(rows) + "\n")
+                    rows.clear()
+        if rows:
+            copy.write("\n".join(rows) + "\n")
     return written
 
 
@@ -193,20 +222,35 @@ def _merge_lines(cursor, drafts: Sequence[DraftInvoice], ids) -> int:
     )
     cursor.execute(f"TRUNCATE {_STAGE}")
     written = _copy_lines(cursor.cursor, _STAGE, drafts, ids)
+    # The staged positions of an invoice are 1..n. Where the stored ones are 1..m too (count ==
+    # highest position), none is deleted unless m > n and none inserted unless m < n: the common
+    # re-rating (every invoice keeps its number of lines) skips both anti-joins.
+    cursor.execute(
+        f"SELECT invoice_id, count(*), max(position) FROM {_LINE} WHERE invoice_id = ANY(%s) "
+        "GROUP BY invoice_id",
+        [invoice_ids],
+    )
+    stored = {invoice: (count, highest) for invoice, count, highest in cursor.fetchall()}
+    staged = {ids[(d.partner_id, d.currency)]: len(d.lines) for d in drafts}
+    contiguous = all(count == highest for count, highest in stored.values())
+    fewer = not contiguous or any(stored.get(i, (0, 0))[0] < n for i, n in staged.items())
+    more = not contiguous or any(stored.get(i, (0, 0))[0] > n for i, n in staged.items())
     cursor.execute(
         f"UPDATE {_LINE} l SET ({_VALUES}) = ({_STAGED}) FROM {_STAGE} s "
         f"WHERE l.invoice_id = ANY(%s) AND {_SAME_PLACE} "
         f"AND ({_STORED}) IS DISTINCT FROM ({_STAGED})",
         [invoice_ids],
     )
-    cursor.execute(
-        f"DELETE FROM {_LINE} l WHERE l.invoice_id = ANY(%s) "
-        f"AND NOT EXISTS (SELECT 1 FROM {_STAGE} s WHERE {_SAME_PLACE})",
-        [invoice_ids],
-    )
-    cursor.execute(
-        f"INSERT INTO {_LINE} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {_LINE} l WHERE {_SAME_PLACE}) "
-        "ORDER BY s.invoice_id, s.position"
-    )
+    if more:
+        cursor.execute(
+            f"DELETE FROM {_LINE} l WHERE l.invoice_id = ANY(%s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {_STAGE} s WHERE {_SAME_PLACE})",
+            [invoice_ids],
+        )
+    if fewer:
+        cursor.execute(
+            f"INSERT INTO {_LINE} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {_LINE} l WHERE {_SAME_PLACE}) "
+            "ORDER BY s.invoice_id, s.position"
+        )
     return written

@@ -12,10 +12,10 @@ gets zero.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 
 from billing.rating.charge_models import price
 from billing.rating.types import ChargeSpec, PricedQuantity, TierAmount, exact_arithmetic
@@ -51,25 +51,35 @@ def allocate_largest_remainder(
     total_minor: int, weights: Mapping[ClientId, Decimal]
 ) -> dict[ClientId, int]:
     """Split `total_minor` minor units over the clients in proportion to `weights`: floors of the
-    exact shares, then the leftover units to the largest remainders (ties: lower id first)."""
+    exact shares, then the leftover units to the largest remainders (ties: lower id first).
+
+    Exact, in integers: the weights over a common denominator (each Decimal is a ratio of
+    integers), so share = total × weight / pool is `divmod(total × weight, pool)` — its floor,
+    and its remainder over the same denominator `pool`, which orders the remainders as the
+    fractions themselves would."""
     if total_minor < 0:
         raise ValueError("Cannot allocate a negative amount.")
-    exact_weights = {
-        client: Fraction(require_decimal(w, "quantity")) for client, w in weights.items()
+    ratios = {
+        client: require_decimal(w, "quantity").as_integer_ratio() for client, w in weights.items()
     }
-    if any(weight < 0 for weight in exact_weights.values()):
+    if any(numerator < 0 for numerator, _ in ratios.values()):
         raise ValueError("Quantities cannot be negative.")
-    pool = sum(exact_weights.values(), Fraction(0))
+    common = math.lcm(*(denominator for _, denominator in ratios.values())) if ratios else 1
+    scaled = {
+        client: numerator * (common // denominator)
+        for client, (numerator, denominator) in ratios.items()
+    }
+    pool = sum(scaled.values())
     if pool == 0:
         if total_minor:
             raise ValueError("Cannot allocate an amount over clients that have no quantity.")
         return dict.fromkeys(weights, 0)
-    shares = {client: total_minor * weight / pool for client, weight in exact_weights.items()}
-    allocated = {client: share.numerator // share.denominator for client, share in shares.items()}
+    allocated: dict[ClientId, int] = {}
+    remainders: dict[ClientId, int] = {}
+    for client, weight in scaled.items():
+        allocated[client], remainders[client] = divmod(total_minor * weight, pool)
     leftover = total_minor - sum(allocated.values())
-    by_remainder = sorted(
-        shares, key=lambda client: (-(shares[client] - allocated[client]), client)
-    )
+    by_remainder = sorted(scaled, key=lambda client: (-remainders[client], client))
     # leftover < number of clients with a non-zero remainder, so a zero-weight client never gains.
     for client in by_remainder[:leftover]:
         allocated[client] += 1

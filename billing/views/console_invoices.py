@@ -20,6 +20,7 @@ from django.views.decorators.http import require_safe
 from accounts.enums import VendorRole
 from accounts.permissions import console_user_required, vendor_role_required
 from billing.errors import BillingError
+from billing.invoice_sections import render_invoice_sections
 from billing.models import Invoice, InvoiceLine
 from billing.selectors_invoices import (
     InvoiceDocument,
@@ -128,6 +129,8 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "invoice": invoice,
             "doc": document,
             "can_credit": can_issue_credit_notes(request.user) and document.can_be_credited,
+            # Sections of higher apps (payments: attempts, manual payment form).
+            "invoice_sections": render_invoice_sections(request, invoice, "console"),
         },
     )
 

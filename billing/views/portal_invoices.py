@@ -16,6 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
+from billing.invoice_sections import render_invoice_sections
 from billing.models import Invoice
 from billing.selectors_invoices import (
     invoice_document,
@@ -98,7 +99,11 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "billing/portal/invoices/detail.html",
-        {"invoice": invoice, "doc": invoice_document(invoice)},
+        {
+            "invoice": invoice,
+            "doc": invoice_document(invoice),
+            "invoice_sections": render_invoice_sections(request, invoice, "portal"),
+        },
     )
 
 

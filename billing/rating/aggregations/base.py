@@ -46,3 +46,10 @@ class Aggregation(ABC):
     @abstractmethod
     def sql(self, columns: SqlColumns = SqlColumns()) -> SqlAggregate:
         """The same aggregate in PostgreSQL."""
+
+    def distinct_values(self, columns: SqlColumns = SqlColumns()) -> SqlAggregate | None:
+        """For an aggregate that is the number of distinct non-null values of one expression
+        (`sql()` is `COUNT(DISTINCT expression)`): that expression, so that rating can group by
+        it and count the groups — PostgreSQL hashes a GROUP BY but sorts for a DISTINCT inside
+        an aggregate. None for any other aggregate."""
+        return None

@@ -40,3 +40,6 @@ class UniqueCountAggregation(Aggregation):
         return SqlAggregate(
             f"COUNT(DISTINCT {columns.properties}->>%s)", params=(self.unique_property,)
         )
+
+    def distinct_values(self, columns: SqlColumns = SqlColumns()) -> SqlAggregate:  # noqa: B008
+        return SqlAggregate(f"{columns.properties}->>%s", params=(self.unique_property,))
