@@ -7,7 +7,7 @@ payout. An entry's `source_key` is unique, so posting the same fact twice (a tas
 event delivered twice) writes it once. Balance = Σ amount of a partner's entries (accruals and
 bonuses positive, clawbacks and payouts negative).
 
-A line's product is its meter's product, or (seat lines) its price plan's product.
+A line's product is its meter's product, or (seat lines, or a meter without one) its price plan's.
 """
 
 from __future__ import annotations
@@ -245,9 +245,19 @@ class LedgerEntry(models.Model):
     `product`, and the basis/rate used); the statement expands them to each invoice line and
     client. Clawbacks trace to the credit note or uncollectible invoice that caused them."""
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # Foreign keys without an index of their own where a composite index below starts with
+    # them (partner, statement, invoice) or where nothing looks entries up by them (product,
+    # client, reverses): a month-end accrual inserts thousands of entries, each index costs.
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     statement = models.ForeignKey(
-        Statement, on_delete=models.PROTECT, related_name="entries", null=True, blank=True
+        Statement,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        null=True,
+        blank=True,
+        db_index=False,
     )
     currency = models.CharField(max_length=3)
     kind = models.CharField(max_length=20, choices=EntryKind.choices)
@@ -255,16 +265,33 @@ class LedgerEntry(models.Model):
     amount = models.DecimalField(**AMOUNT_DIGITS)  # signed: + earns, − takes away
     basis = models.DecimalField(**AMOUNT_DIGITS, null=True, blank=True)
     rate_pct = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    # The accelerator applied to `rate_pct` (accruals): commission = round(basis × rate × it).
+    multiplier = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
     description = models.CharField(max_length=300)
     source_key = models.CharField(max_length=120, unique=True)
     invoice = models.ForeignKey(
-        "billing.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     product = models.ForeignKey(
-        "billing.Product", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "billing.Product",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     client = models.ForeignKey(
-        "partners.Client", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "partners.Client",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     credit_note = models.ForeignKey(
         "billing.CreditNote", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -273,7 +300,12 @@ class LedgerEntry(models.Model):
         "Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
     )
     reverses = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

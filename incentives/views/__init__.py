@@ -1,0 +1,1 @@
+"""Console and portal pages of the incentives app."""
