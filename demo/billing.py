@@ -44,6 +44,11 @@ from core.actors import Actor
 from partners.enums import ClientStatus, PartnerStatus
 from partners.models import Client, Partner
 
+from .incentives import (
+    demo_after_finalize,
+    demo_incentives_setup,
+    demo_resale_prices_ensure,
+)
 from .program import NORTHWIND
 
 SEED = 20261126  # fixed: the demo's usage looks the same on every machine (for the same day)
@@ -423,10 +428,15 @@ def demo_billing_ensure(*, actor: Actor, now: datetime.datetime | None = None) -
             _ingest(events)
         else:
             _copy(events)
+        demo_incentives_setup(actor=actor, first_month=months[0])
+        demo_resale_prices_ensure(actor=actor, first_month=months[0])
         catalog = Catalog()
         for month in months[:2]:
             if month not in finalized:
                 _close_and_finalize(month, actor, now, catalog)
+                # The first month's statements are approved and paid out as credits on the
+                # second month's invoices; the second month's wait for finance.
+                demo_after_finalize(month=month, actor=actor, approve=month == months[0])
         late = _late_event(subscribed, months[1])
         if late is not None:
             _ingest([late])

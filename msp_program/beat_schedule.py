@@ -32,9 +32,34 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute=5),
         "args": ("billing.tasks.close_due_periods",),
     },
+    "resume-payouts": {
+        # Commission payouts left pending or sending by an interrupted run (exactly once: the
+        # job finds a transfer already sent by its transfer group).
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(minute="*/15"),
+        "args": ("incentives.tasks.resume_payouts",),
+    },
+    "send-due-webhook-deliveries": {
+        # Every minute: webhook retries that are due, and deliveries whose task was lost or whose
+        # worker died mid-send (an attempt is claimed under a row lock, so none is sent twice).
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(),
+        "args": ("webhooks.tasks.send_due_deliveries",),
+    },
+    "purge-old-webhook-events": {
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(minute=53, hour=4),
+        "args": ("webhooks.tasks.purge_old_events",),
+    },
     "remind-agreement-reacceptance": {
         "task": "tenancy.tasks.fan_out_to_vendors",
         "schedule": crontab(minute=7, hour=8),
         "args": ("partners.tasks.remind_agreement_reacceptance",),
+    },
+    "retry-failed-payments": {
+        # Daily dunning retries (PAYMENT_DUNNING_DAYS after the first failure), in the morning UTC.
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(minute=31, hour=6),
+        "args": ("payments.tasks.retry_failed_payments",),
     },
 }

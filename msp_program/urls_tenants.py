@@ -10,6 +10,8 @@ urlpatterns = [
     path("console/", include("msp_program.urls_console")),
     path("portal/", include("msp_program.urls_portal")),
     path("api/v1/", include("msp_program.urls_api")),
+    # Stripe's webhook events for this vendor (signature-checked, CSRF-exempt).
+    path("stripe/", include("payments.urls.webhook")),
     # Public pages of the vendor's portal domain (the partner application form).
     path("", include(("partners.urls.public", "public"))),
     path("", include("accounts.urls_root")),

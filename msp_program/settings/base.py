@@ -50,8 +50,10 @@ TENANT_APPS = [
     "django_otp.plugins.otp_totp",
     "core",
     "accounts",
+    "webhooks",
     "partners",
     "billing",
+    "payments",
     "incentives",
     "enablement",
     "reporting",
@@ -208,13 +210,60 @@ CLIENT_IMPORT_DIR = MEDIA_ROOT / "client-imports"
 USAGE_IMPORT_DIR = MEDIA_ROOT / "usage-imports"
 # Month-end close tasks (billing.services.periods): partners per task if set (0: automatic — the
 # partners split into at most BILLING_RATING_MAX_CHUNKS tasks of at least 50), and work_mem for
-# each task's aggregate queries.
+# each task's aggregate queries. Each task reads the month's usage pages once, so one task per
+# worker process is fastest: the default follows CELERY_CONCURRENCY (2, as the launcher and
+# compose run the worker).
 BILLING_RATING_CHUNK_SIZE = env.int("BILLING_RATING_CHUNK_SIZE", default=0)
-BILLING_RATING_MAX_CHUNKS = env.int("BILLING_RATING_MAX_CHUNKS", default=4)
+BILLING_RATING_MAX_CHUNKS = env.int(
+    "BILLING_RATING_MAX_CHUNKS", default=env.int("CELERY_CONCURRENCY", default=2)
+)
 BILLING_RATING_WORK_MEM = env.str("BILLING_RATING_WORK_MEM", default="64MB")
+
+# Commission payouts by Stripe Connect transfer (incentives.services.payouts). Without a key,
+# transfer payouts wait for finance to record them by hand. The API base is configurable so tests
+# (and air-gapped installs) can point it at a local server.
+PAYOUTS_STRIPE_SECRET_KEY = env(
+    "PAYOUTS_STRIPE_SECRET_KEY", default=env("STRIPE_SECRET_KEY", default="")
+)
+STRIPE_CONNECT_API_BASE = env("STRIPE_CONNECT_API_BASE", default="https://api.stripe.com")
+# The beat job re-runs pending/sending payouts older than this (a run interrupted half way).
+PAYOUT_RESUME_AFTER_MINUTES = env.int("PAYOUT_RESUME_AFTER_MINUTES", default=10)
 USAGE_IMPORT_MAX_BYTES = env.int("USAGE_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 # Files up to this size are checked while the upload request waits; bigger ones by the worker.
 USAGE_IMPORT_INLINE_CHECK_BYTES = 2 * 1024 * 1024
+
+# --- outbound webhooks (webhooks app) ----------------------------------------------------------
+# Seconds to wait for an endpoint's answer; a slower answer is a failed attempt.
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+# Seconds after each failed attempt before the next one; after the last, the delivery is
+# exhausted (1 + len attempts in all). Default: 1 min, 5 min, 30 min, 2 h, 8 h, 24 h.
+WEBHOOKS_RETRY_SCHEDULE = [
+    int(s) for s in env.list("WEBHOOKS_RETRY_SCHEDULE", default=[60, 300, 1800, 7200, 28800, 86400])
+]
+# Endpoints on private, loopback or link-local addresses are refused (SSRF) unless this is true
+# (development and tests, where receivers run on localhost).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+# Days the delivery log keeps finished events (succeeded or exhausted everywhere).
+WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=90)
+
+# --- payments (Stripe) ------------------------------------------------------------------------
+# Without STRIPE_SECRET_KEY, Stripe is off: partners cannot save a payment method and finance
+# records every payment by hand (the embedded default).
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
+# Another API host (localstripe in tests and air-gapped installs); empty: Stripe's own.
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+# Stripe.js, loaded by the portal's payment-method page (localstripe serves a fake one at
+# <localstripe>/js.stripe.com/v3/).
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Webhook signatures older than this many seconds are refused (replays).
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+# Dunning: retry a failed charge this many days after the first failure; after the last retry
+# fails the invoice is uncollectible.
+PAYMENT_DUNNING_DAYS = [
+    int(day) for day in env.list("PAYMENT_DUNNING_DAYS", default=["3", "7", "14"]) if day.strip()
+]
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -246,6 +295,9 @@ SPECTACULAR_SETTINGS = {
         "PartnerStatusEnum": "partners.enums.PartnerStatus",
         "NewPartnerStatusEnum": "partners.api.serializers.NEW_PARTNER_STATUS_CHOICES",
         "ClientStatusEnum": "partners.enums.ClientStatus",
+        "WebhookEventTypeEnum": "webhooks.enums.WebhookEventType",
+        "ResalePriceKindEnum": "reporting.enums.ResalePriceKind",
+        "MarginMonthStatusEnum": "reporting.api.serializers.MARGIN_MONTH_STATUSES",
     },
     # Swagger UI served from our own static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -13,3 +13,5 @@ STORAGES = {
 }
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_key": "10000/min"}
 ALLOWED_HOSTS = ["*"]
+# Webhook receivers in development and tests run on localhost.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=True)

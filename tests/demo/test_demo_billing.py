@@ -2,24 +2,18 @@
 three months of usage, two finalized months with gapless invoice numbers and MRR, the current
 month open with a running estimate that includes a prior-period adjustment.
 
-Seeding takes seconds, so the module seeds once, inside a transaction that is rolled back when
-the module is done (each test's own `db` transaction is a savepoint inside it): the demo schema
-and rows are gone again afterwards, as in tests/ops/test_seed_demo.py."""
+The demo is seeded once per module (tests/demo/conftest.py)."""
 
 from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
-from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django_tenants.utils import tenant_context
 
 from billing.closing.estimate import estimate_for_partner
-from billing.closing.rate import previous_month, vendor_today
 from billing.models import (
     BillingPeriod,
     Charge,
@@ -36,40 +30,9 @@ from billing.models import (
 from core.models import AuditEntry
 from partners.enums import ClientStatus, PartnerStatus
 from partners.models import Partner
-from tenancy.models import Vendor
+from tests.demo.conftest import seed
 
 pytestmark = pytest.mark.django_db
-
-
-def _seed() -> str:
-    out = StringIO()
-    call_command("seed_demo", "--port", "8123", stdout=out)
-    return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def acme(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            output = _seed()
-            connection.set_schema_to_public()
-            assert output.splitlines()[0] == "Demo data: created 8 object(s)."
-            yield Vendor.objects.get(slug="acme")
-        finally:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-            connection.set_schema_to_public()
-
-
-@pytest.fixture
-def months(acme) -> list[datetime.date]:
-    """The three demo months: two before the current one, and the current one."""
-    with tenant_context(acme):
-        current = vendor_today().replace(day=1)
-    last = previous_month(current)
-    return [previous_month(last), last, current]
 
 
 def test_catalog_has_3_meters_and_2_plans_with_different_charge_models(acme):
@@ -240,5 +203,5 @@ def test_seeding_again_changes_nothing(acme):
             }
 
     before = counts()
-    assert _seed().splitlines()[0] == "Demo data already in place; nothing changed."
+    assert seed().splitlines()[0] == "Demo data already in place; nothing changed."
     assert counts() == before

@@ -41,6 +41,7 @@ from billing.models import (
     Invoice,
     Meter,
     PricePlan,
+    Product,
     Subscription,
     UsageEvent,
     UsageImport,
@@ -51,6 +52,17 @@ from billing.services.subscriptions import subscription_create
 from core.actors import Actor
 from core.models import AuditEntry
 from core.services.audit import audit_record, snapshot
+from incentives.models import (
+    CommissionPlan,
+    EntryKind,
+    GrowthBonusRule,
+    LedgerEntry,
+    Payout,
+    Statement,
+)
+from incentives.services.ledger import post_entries
+from incentives.services.plans import commission_plan_create, growth_bonus_rule_create
+from incentives.services.statements import statement_approve
 from partners.enums import ClientStatus, OnboardingStepKind, TierChangeKind
 from partners.models import (
     AgreementAcceptance,
@@ -66,6 +78,11 @@ from partners.models import (
     Track,
 )
 from partners.permissions import Capability, role_can
+from payments.enums import CollectionMethod, PaymentMethodKind
+from payments.models import Payment, PaymentProfile
+from payments.services.manual import payment_record_manual
+from reporting.models import ResalePrice
+from reporting.services.resale_prices import resale_price_set
 from tests.billing.invoice_fixtures import make_invoice, make_meter
 from tests.conftest import host_client
 from tests.factories import (
@@ -76,6 +93,8 @@ from tests.factories import (
     TierFactory,
     TrackFactory,
 )
+from webhooks.models import WebhookEndpoint
+from webhooks.services.endpoints import webhook_endpoint_create
 
 if TYPE_CHECKING:
     from tests.conftest import TestVendor
@@ -91,6 +110,8 @@ ARGUMENT_KINDS: list[tuple[str, str, str]] = [
     ("subscription", "pk", "subscription"),
     ("usage_import", "pk", "usage_import"),
     ("invoice", "pk", "invoice"),
+    ("commission_dispute", "entry_pk", "ledger_entry"),
+    ("commission", "pk", "statement"),
     ("client", "pk", "client"),
     ("team_member", "pk", "membership"),
     ("team_invitation", "pk", "invitation"),
@@ -119,6 +140,14 @@ API_KINDS: dict[type[models.Model], str] = {
     Subscription: "subscription",
     Invoice: "invoice",
     CreditNote: "credit_note",
+    Payment: "payment",
+    ResalePrice: "resale_price",
+    # Vendor-only: partner keys never see an endpoint (lists empty, detail 404, create 403).
+    WebhookEndpoint: "webhook_endpoint",
+    CommissionPlan: "commission_plan",
+    GrowthBonusRule: "growth_bonus_rule",
+    Statement: "statement",
+    Payout: "payout",
 }
 # The vendor's calendar of billing periods is the same for every caller too.
 PROGRAM_DATA: set[type[models.Model]] = {Track, Tier, Meter, PricePlan, BillingPeriod}
@@ -385,6 +414,58 @@ def build_side(tv: TestVendor, track: Track, tier: Tier, version: AgreementVersi
         filename=f"{slug}-usage-Ibex.csv",
         staged_path=f"/nonexistent/{slug}-usage.csv",
     )
+    # A saved card (its brand is this partner's marker) and a bank transfer finance recorded.
+    PaymentProfile.objects.create(
+        partner=partner,
+        stripe_customer_id=f"cus_{slug}matrix",
+        method=CollectionMethod.STRIPE,
+        payment_method_id=f"pm_{slug}matrix",
+        payment_method_kind=PaymentMethodKind.CARD,
+        brand=f"{tag}card",
+        last4="4181",
+    )
+    payment = payment_record_manual(
+        invoice=invoice,
+        amount=Decimal("1.00"),
+        received_on=datetime.date(2026, 10, 20),
+        reference=f"{tag} transfer ref Gecko",
+        actor=Actor.system("tests"),
+    )
+    # A client override of the MSP's resale price: its amount is only this partner's.
+    resale_amount = {"Alpha": "1357.11", "Bravo": "8642.17"}[tag]
+    resale_price, _ = resale_price_set(
+        partner=partner,
+        product=Product.objects.get_or_create(code="matrix-backup", defaults={"name": "Backup"})[0],
+        client=clients[0],
+        effective_from=datetime.date(2026, 1, 1),
+        kind="fixed",
+        fixed_price=resale_amount,
+        actor=Actor.system("tests"),
+    )
+    # A commission statement with one accrual, approved: its payout (a credit on the next
+    # invoice) and its entry are only this partner's. A second, draft month can be disputed.
+    commission_amount = {"Alpha": "246.13", "Bravo": "913.57"}[tag]
+    entries = [
+        LedgerEntry(
+            partner_id=partner.pk,
+            currency=partner.currency,
+            kind=EntryKind.ACCRUAL,
+            month=month,
+            amount=Decimal(commission_amount),
+            basis=Decimal(commission_amount) * 10,
+            rate_pct=Decimal("10"),
+            description=f"{tag} commission Tapir {month:%Y-%m}",
+            source_key=f"matrix:{slug}:{month:%Y-%m}",
+            invoice=invoice,
+        )
+        for month in (datetime.date(2026, 9, 1), datetime.date(2026, 10, 1))
+    ]
+    post_entries(entries)
+    approved = Statement.objects.get(partner=partner, month=datetime.date(2026, 9, 1))
+    statement_approve(statement_id=approved.pk, actor=Actor.system("tests"))
+    payout = Payout.objects.get(statement=approved)
+    statement = Statement.objects.get(partner=partner, month=datetime.date(2026, 10, 1))
+    ledger_entry = LedgerEntry.objects.get(source_key=f"matrix:{slug}:2026-10")
     # The membership a URL names is a viewer's: acting on it never locks the owner out.
     objects = {
         "partner": partner,
@@ -398,6 +479,30 @@ def build_side(tv: TestVendor, track: Track, tier: Tier, version: AgreementVersi
         "invoice": invoice,
         "credit_note": credit_note,
         "usage_import": usage_import,
+        "payment": payment,
+        "resale_price": resale_price,
+        "statement": statement,
+        "payout": payout,
+        "ledger_entry": ledger_entry,
+        "webhook_endpoint": webhook_endpoint_create(
+            url=f"https://{slug}-zephyr.example/hooks",
+            description=f"{tag} webhook Capybara",
+            event_types=["invoice.paid"],
+            actor=Actor.system("tests"),
+        ),
+        # Vendor configuration (one of each per side, in a month of its own).
+        "commission_plan": commission_plan_create(
+            name=f"{tag} plan Capybara",
+            basis="billed",
+            effective_from=datetime.date(2031, 1 if tag == "Alpha" else 2, 1),
+            actor=Actor.system("tests"),
+        ),
+        "growth_bonus_rule": growth_bonus_rule_create(
+            name=f"{tag} growth Capybara",
+            effective_from=datetime.date(2031, 1 if tag == "Alpha" else 2, 1),
+            currency="EUR",
+            actor=Actor.system("tests"),
+        ),
     }
     markers = [
         partner.name,
@@ -422,6 +527,13 @@ def build_side(tv: TestVendor, track: Track, tier: Tier, version: AgreementVersi
         f"{tag} backup line Pangolin",
         f"{tag} credit reason Axolotl",
         usage_import.filename,
+        f"{tag} transfer ref Gecko",
+        f"{tag}card".title(),
+        resale_amount,
+        f"{Decimal(resale_amount):,}",
+        f"{tag} webhook Capybara",
+        f"{tag} commission Tapir",
+        commission_amount,
     ]
     return Side(partner, users, objects, issued.secret, markers)
 
@@ -516,6 +628,8 @@ def _owned_by(model: type[models.Model], partner_id: int) -> models.QuerySet | N
         return model.objects.filter(invoice__partner_id=partner_id)
     if "credit_note_id" in names:
         return model.objects.filter(credit_note__invoice__partner_id=partner_id)
+    if "statement_id" in names:
+        return model.objects.filter(statement__partner_id=partner_id)
     return None
 
 
@@ -745,11 +859,18 @@ def test_api_lists_never_show_the_other_partner(matrix, route):
         assert response.status_code in (200, 400), (url + query, response.content)
         assert_no_b(matrix, response, f"GET {url + query}", echoed=unquote_plus(query))
     # Every row a partner key lists is its own (or program data).
+    with schema_context(matrix.tv.schema):
+        own_clients = set(
+            Client.objects.filter(partner=matrix.a.partner).values_list("pk", flat=True)
+        )
     for row in api.get(url + "?limit=500").json()["results"]:
-        if route.model is Partner:
+        # A report keyed by partner (margin/) lists the partner's clients: no "id" of a partner.
+        if route.model is Partner and "id" in row:
             assert row["id"] == matrix.a.partner.pk
         elif "partner" in row:
             assert row["partner"] == matrix.a.partner.pk
+        elif "client" in row:
+            assert row["client"] in own_clients
 
 
 @pytest.mark.parametrize("route", LIST_ROUTES, ids=str)

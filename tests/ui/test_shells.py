@@ -51,10 +51,9 @@ def test_console_nav_marks_current_page_and_disables_missing_areas(
     sidebar = nav(client_a.get("/console/").content.decode())
     assert '<a class="nav-link" href="/console/" aria-current="page">Home</a>' in sidebar
     assert '<a class="nav-link" href="/console/audit-log/">Audit log</a>' in sidebar
-    for label in ["Catalog", "Month-end close", "Invoices", "Usage"]:
+    for label in ["Catalog", "Month-end close", "Invoices", "Usage", "Incentives"]:
         assert f'">{label}</a>' in sidebar  # built: a real link
     for label in [
-        "Incentives",
         "Enablement",
         "Escalations",
         "Reports",
@@ -108,7 +107,8 @@ def test_partner_user_sees_the_portal_home(client_a: Client, vendor_a):
     sidebar = nav(html)
     assert '<nav id="sidebar" class="sidebar" aria-label="Partner portal">' in sidebar
     assert '<a class="nav-link" href="/portal/" aria-current="page">Home</a>' in sidebar
-    for label in ["Commissions", "Training", "Escalations"]:
+    assert '<a class="nav-link" href="/portal/commissions/">Commissions</a>' in sidebar
+    for label in ["Training", "Escalations"]:
         assert f'aria-disabled="true">{label} <span class="badge badge-soon">soon</span>' in sidebar
     # Partner users never see console links.
     assert "/console/" not in html
@@ -179,15 +179,16 @@ def test_landing_page_explains_the_product(platform_client: Client):
 
 
 @pytest.mark.parametrize(
-    ("role", "admin_links", "audit_link"),
+    ("role", "admin_links", "audit_link", "webhooks_link"),
     [
-        (VendorRole.ADMIN, True, True),
-        (VendorRole.ANALYST, False, True),
-        (VendorRole.FINANCE, False, False),
+        (VendorRole.ADMIN, True, True, True),
+        (VendorRole.ANALYST, False, True, True),
+        (VendorRole.FINANCE, False, False, True),
+        (VendorRole.CHANNEL_MANAGER, False, False, False),
     ],
 )
 def test_admin_pages_are_offered_to_the_roles_that_may_open_them(
-    client_a, vendor_a, role, admin_links, audit_link
+    client_a, vendor_a, role, admin_links, audit_link, webhooks_link
 ):
     user = make_user(vendor_a, f"nav-{role}@staff.example", role)
     login(client_a, vendor_a, user)
@@ -203,4 +204,7 @@ def test_admin_pages_are_offered_to_the_roles_that_may_open_them(
         assert (f'href="{path}"' in sidebar) is admin_links, path
     assert ('href="/console/audit-log/"' in sidebar) is audit_link
     assert ('href="/console/audit-log/"' in html.replace(sidebar, "")) is audit_link
-    assert ("Administration" in sidebar) is (admin_links or audit_link)
+    # Webhooks: admins manage them, analysts and finance read the delivery logs.
+    assert client_a.get("/console/webhooks/").status_code == (200 if webhooks_link else 403)
+    assert ('href="/console/webhooks/"' in sidebar) is webhooks_link
+    assert ("Administration" in sidebar) is (admin_links or audit_link or webhooks_link)
