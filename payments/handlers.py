@@ -11,6 +11,8 @@ def on_billing_period_finalized(*, period_id: int) -> None:
 
 
 def on_credit_note_issued(*, credit_note_id: int) -> None:
+    from .services.charges import invoice_settle_by_credit
     from .services.refunds import refund_start_for_credit_note
 
     refund_start_for_credit_note(credit_note_id=credit_note_id)
+    invoice_settle_by_credit(credit_note_id=credit_note_id)

@@ -37,7 +37,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.models import BillingPeriod, Invoice
+from billing.models import BillingPeriod, CreditNote, Invoice
 from billing.models_invoicing import InvoiceStatus
 from billing.services.invoice_payments import (
     invoice_mark_paid,
@@ -49,14 +49,15 @@ from core.money import ZERO
 from core.services.audit import audit_record, snapshot
 
 from .. import stripe_api
-from ..enums import FINAL_PAYMENT_STATUSES, PaymentKind, PaymentStatus
-from ..models import Payment, PaymentProfile
+from ..enums import FINAL_PAYMENT_STATUSES, PaymentKind, PaymentStatus, RefundStatus
+from ..models import Payment, PaymentProfile, Refund
 
 __all__ = [
     "COLLECTIBLE",
     "StripeOutcome",
     "dispatch_charges",
     "invoice_outstanding",
+    "invoice_settle_by_credit",
     "max_attempts",
     "payment_charge",
     "payment_settle",
@@ -76,14 +77,38 @@ def max_attempts() -> int:
 
 
 def invoice_outstanding(invoice: Invoice) -> Decimal:
-    """What is still to collect: the total less the payments that succeeded."""
+    """What is still to collect: the total, less what credit notes took off it, less what was
+    collected and kept (payments that succeeded minus refunds that did). Negative when more
+    was collected than is now owed (a refund still on its way)."""
     paid = Payment.objects.filter(invoice_id=invoice.pk, status=PaymentStatus.SUCCEEDED).aggregate(
         s=Sum("amount")
     )["s"]
-    return invoice.total - (paid or ZERO)
+    refunded = Refund.objects.filter(
+        invoice_id=invoice.pk, status=RefundStatus.SUCCEEDED
+    ).aggregate(s=Sum("amount"))["s"]
+    credited = CreditNote.objects.filter(invoice_id=invoice.pk).aggregate(s=Sum("total"))["s"]
+    return invoice.total - (credited or ZERO) - ((paid or ZERO) - (refunded or ZERO))
 
 
 # --- starting collection at finalize ---------------------------------------------------------
+
+
+def invoice_settle_by_credit(*, credit_note_id: int) -> bool:
+    """After a credit note on an invoice not yet paid: when credits leave nothing to collect,
+    the invoice is settled (paid, by the credit note) and dunning stops. Runs in the credit
+    note's transaction; a charge still in flight settles it instead when it lands."""
+    note = CreditNote.objects.get(pk=credit_note_id)
+    invoice = Invoice.objects.select_for_update().get(pk=note.invoice_id)
+    if invoice.status not in COLLECTIBLE or invoice_outstanding(invoice) > ZERO:
+        return False
+    in_flight = Payment.objects.filter(
+        invoice_id=invoice.pk, status__in=[PaymentStatus.PENDING, PaymentStatus.PROCESSING]
+    ).exists()
+    if in_flight:
+        return False
+    return invoice_mark_paid(
+        invoice_id=invoice.pk, actor=SYSTEM, reference=f"Settled by credit note {note.number}"
+    )
 
 
 def payments_start_for_period(*, period_id: int) -> list[int]:

@@ -12,10 +12,12 @@ from django_tenants.utils import schema_context
 from accounts.enums import PartnerRole, VendorRole
 from billing.models import Invoice
 from billing.models_invoicing import InvoiceStatus
+from billing.services.credit_notes import credit_note_create
 from core.api.problems import PROBLEM_CONTENT_TYPE
 from payments.enums import PaymentKind, PaymentStatus
 from payments.errors import PaymentError
 from payments.models import Payment
+from payments.services.charges import invoice_outstanding
 from payments.services.manual import payment_record_manual
 from tests.conftest import host_client, make_api_key
 from tests.partners.program_fixtures import audit_actions, console_client, portal_client
@@ -235,3 +237,35 @@ def test_the_portal_payments_page_lists_the_partners_payments(vendor_a, stripe_o
         assert "TRF-PORTAL-1" in text and "Bank transfer" in text
         detail = client.get(f"/portal/invoices/{invoice.pk}/").content.decode()
         assert "TRF-PORTAL-1" in detail and "Record a payment" not in detail
+
+
+def test_a_credit_note_on_an_unpaid_invoice_lowers_what_is_left_to_collect(vendor_a, stripe_off):
+    with schema_context(vendor_a.schema):
+        invoice = open_invoice()  # 100.00 + 19 % tax = 119.00
+        credit_note_create(
+            invoice=invoice, reason="Goodwill", amount=Decimal("30.00"), actor=ACTOR
+        )  # 30.00 + 5.70 tax
+        invoice.refresh_from_db()
+        assert invoice_outstanding(invoice) == Decimal("83.30")
+        assert invoice.status == InvoiceStatus.OPEN
+        with pytest.raises(PaymentError, match=r"Only €83\.30 is outstanding"):
+            record(invoice, "119.00")
+        record(invoice, "83.30", "TRF-9")
+        invoice.refresh_from_db()
+        assert (invoice.status, invoice.payment_reference) == (InvoiceStatus.PAID, "TRF-9")
+
+
+def test_crediting_an_unpaid_invoice_in_full_settles_it(vendor_a, stripe_off):
+    with schema_context(vendor_a.schema):
+        invoice = open_invoice()
+        note = credit_note_create(
+            invoice=invoice, reason="Billed in error", amount=Decimal("100.00"), actor=ACTOR
+        )
+        invoice.refresh_from_db()
+        assert note.total == Decimal("119.00")
+        assert invoice_outstanding(invoice) == Decimal("0.00")
+        assert (invoice.status, invoice.payment_reference) == (
+            InvoiceStatus.PAID,
+            f"Settled by credit note {note.number}",
+        )
+        assert not Payment.objects.filter(invoice=invoice).exists()
