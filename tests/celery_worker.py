@@ -91,6 +91,24 @@ class Worker:
             time.sleep(0.1)
         return connections_of(self.application_name)
 
+    def end_backends(self) -> list[tuple]:
+        """After a kill: wait for PostgreSQL to end the dead worker's backends; any still there
+        at the timeout are terminated, as an operator would (pg_terminate_backend). Returns
+        what those were doing (state, wait event, query), for the test to report."""
+        if not self.wait_for_no_connections():
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT state, wait_event, left(query, 120), pg_terminate_backend(pid) "
+                "FROM pg_stat_activity WHERE application_name = %s",
+                [self.application_name],
+            )
+            lingering = [row[:3] for row in cursor.fetchall()]
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while connections_of(self.application_name) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return lingering
+
     def cleanup(self) -> None:
         self.log_file.unlink(missing_ok=True)
 
