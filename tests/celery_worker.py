@@ -43,6 +43,9 @@ def test_database_url(application_name: str) -> str:
 
 def connections_of(application_name: str) -> int:
     with connection.cursor() as cursor:
+        # pg_stat_activity is a snapshot taken once per transaction, and a test runs in one:
+        # without clearing it, a poll would keep seeing a backend that has long ended.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
             [application_name],
@@ -90,24 +93,6 @@ class Worker:
         while connections_of(self.application_name) and time.monotonic() < deadline:
             time.sleep(0.1)
         return connections_of(self.application_name)
-
-    def end_backends(self) -> list[tuple]:
-        """After a kill: wait for PostgreSQL to end the dead worker's backends; any still there
-        at the timeout are terminated, as an operator would (pg_terminate_backend). Returns
-        what those were doing (state, wait event, query), for the test to report."""
-        if not self.wait_for_no_connections():
-            return []
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT state, wait_event, left(query, 120), pg_terminate_backend(pid) "
-                "FROM pg_stat_activity WHERE application_name = %s",
-                [self.application_name],
-            )
-            lingering = [row[:3] for row in cursor.fetchall()]
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while connections_of(self.application_name) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return lingering
 
     def cleanup(self) -> None:
         self.log_file.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ from partners.models import Partner
 from tenancy.models import Domain, Vendor
 from tenancy.services import schema_name_for, vendor_create
 from tests.billing.closing_support import invoice_rows
-from tests.celery_worker import connections_of, start_worker
+from tests.celery_worker import start_worker
 from tests.committed import committed
 from tests.factories import ClientFactory, PartnerFactory
 
@@ -170,13 +170,7 @@ def test_killing_the_worker_mid_rating_then_closing_again_leaves_one_clean_run(k
     finally:
         first.stop()
         first.cleanup()
-    # Seen on the embedded PostgreSQL now and then: the dead worker's backend stays "active" in
-    # its COPY for a minute before the server notices. The restart below must not depend on
-    # when it does, so such a backend is terminated (and reported) rather than waited for.
-    lingering = first.end_backends()
-    if lingering:
-        print(f"terminated the killed worker's lingering backends: {lingering}")
-    assert connections_of(first.application_name) == 0
+    assert first.wait_for_no_connections() == 0
     status, done, total = _in(schema, _state, month)
     assert status == PeriodStatus.RATING
     assert total == PARTNERS
