@@ -65,7 +65,8 @@ def nice_ceiling(value: Decimal) -> Decimal:
     return Decimal(10) * scale  # pragma: no cover - 10 × scale always reaches value
 
 
-def _px(value: float) -> str:
+def px(value: float) -> str:
+    """An SVG coordinate: 2 decimals at most, no trailing zeros (shared with reporting's charts)."""
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
@@ -95,18 +96,18 @@ def daily_chart(
                 day=day,
                 value=value,
                 label=label,
-                x=_px(LEFT + index * slot + (slot - bar_w) / 2),
-                y=_px(TOP + plot_h - height),
-                width=_px(bar_w),
-                height=_px(height),
+                x=px(LEFT + index * slot + (slot - bar_w) / 2),
+                y=px(TOP + plot_h - height),
+                width=px(bar_w),
+                height=px(height),
             )
         )
     y_ticks = [
-        Tick(_px(TOP + plot_h - float(fraction) * plot_h), format_quantity(top * fraction))
+        Tick(px(TOP + plot_h - float(fraction) * plot_h), format_quantity(top * fraction))
         for fraction in (Decimal(0), Decimal("0.5"), Decimal(1))
     ]
     x_days = sorted({1, 8, 15, 22, count})
-    x_ticks = [Tick(_px(LEFT + (n - 1) * slot + slot / 2), str(n)) for n in x_days]
+    x_ticks = [Tick(px(LEFT + (n - 1) * slot + slot / 2), str(n)) for n in x_days]
     active = sum(1 for value in values if value > 0)
     highest = f"{format_quantity(peak)} {unit}".strip()
     description = (

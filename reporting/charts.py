@@ -10,7 +10,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from billing.usage_charts import nice_ceiling
+from billing.usage_charts import Tick, nice_ceiling, px
 from partners.evaluation import money
 
 from .selectors import TrendPoint
@@ -37,12 +37,6 @@ class Bar:
 
 
 @dataclass(frozen=True)
-class Tick:
-    position: str
-    label: str
-
-
-@dataclass(frozen=True)
 class TrendChart:
     width: int
     height: int
@@ -56,10 +50,6 @@ class TrendChart:
     description: str
     cost_fill: str = COST_FILL
     revenue_fill: str = REVENUE_FILL
-
-
-def _px(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def trend_chart(points: list[TrendPoint], currency: str) -> TrendChart:
@@ -81,7 +71,7 @@ def trend_chart(points: list[TrendPoint], currency: str) -> TrendChart:
     x_ticks: list[Tick] = []
     for index, (month, cost, revenue) in enumerate(values):
         start = LEFT + index * slot + (slot - 2 * bar_w) / 2
-        x_ticks.append(Tick(_px(LEFT + index * slot + slot / 2), f"{month:%b %y}"))
+        x_ticks.append(Tick(px(LEFT + index * slot + slot / 2), f"{month:%b %y}"))
         for offset, series, fill, value, name in (
             (0, "cost", COST_FILL, cost, "vendor cost"),
             (1, "revenue", REVENUE_FILL, revenue, "resale revenue"),
@@ -94,14 +84,14 @@ def trend_chart(points: list[TrendPoint], currency: str) -> TrendChart:
                     series=series,
                     fill=fill,
                     label=f"{month:%B %Y}: {name} {money(value, currency)}",
-                    x=_px(start + offset * bar_w),
-                    y=_px(TOP + plot_h - height),
-                    width=_px(bar_w),
-                    height=_px(height),
+                    x=px(start + offset * bar_w),
+                    y=px(TOP + plot_h - height),
+                    width=px(bar_w),
+                    height=px(height),
                 )
             )
     y_ticks = [
-        Tick(_px(TOP + plot_h - float(fraction) * plot_h), money(top * fraction, currency))
+        Tick(px(TOP + plot_h - float(fraction) * plot_h), money(top * fraction, currency))
         for fraction in (Decimal(0), Decimal("0.5"), Decimal(1))
     ]
     billed = [p for p in points if p.figures is not None]
