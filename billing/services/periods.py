@@ -67,10 +67,10 @@ logger = logging.getLogger(__name__)
 # whole period, so each chunk reads most of the period's pages again (about 1 s per 10 million
 # events and chunk). The fewer chunks the fewer passes, yet enough of them to share out over
 # the worker processes. Unless BILLING_RATING_CHUNK_SIZE says otherwise, partners are split into
-# at most BILLING_RATING_MAX_CHUNKS chunks (raise it to the number of worker processes rating
-# when there are more) of at least DEFAULT_CHUNK_SIZE partners.
+# at most BILLING_RATING_MAX_CHUNKS chunks (by default the worker's process count,
+# CELERY_CONCURRENCY) of at least DEFAULT_CHUNK_SIZE partners.
 DEFAULT_CHUNK_SIZE = 50
-DEFAULT_MAX_CHUNKS = 4
+DEFAULT_MAX_CHUNKS = 2
 # Within a chunk, partners are rated and written this many at a time (bounded memory).
 PART_SIZE = 100
 # For the chunk's aggregate query (a sort or hash of the chunk's events), per chunk transaction.
