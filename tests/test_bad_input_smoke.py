@@ -67,7 +67,132 @@ BAD_GETS = [
     "/api/v1/invoices/99999999999999999999/pdf/",
     "/api/v1/credit-notes/?invoice=abc",
     "/api/v1/billing-periods/9999-99/",
+    "/api/v1/payments/?partner=abc&invoice=x&status=zz&kind=zz",
+    "/api/v1/payments/99999999999999999999/",
+    "/api/v1/statements/?partner=abc&month=2026-99&status=zz",
+    "/api/v1/statements/?month=abc",
+    "/api/v1/statements/99999999999999999999/pdf/",
+    "/api/v1/payouts/?partner=abc&status=zz",
+    "/api/v1/commission-plans/abc/",
+    "/api/v1/growth-bonus-rules/99999999999999999999/",
+    "/api/v1/margin/?partner=abc&month=2026-99",
+    "/api/v1/margin/?partner=99999999999999999999",
+    "/api/v1/resale-prices/?partner=abc&client=x&product=%00",
+    "/api/v1/webhook-endpoints/?active=zz",
+    "/api/v1/webhook-endpoints/99999999999999999999/deliveries/?status=zz",
 ]
+# The newer resources: junk in each field of a create, with the key that may create (a vendor key,
+# or for resale prices a partner key), must be refused as problem+json, never a 500.
+NEW_FIELDS = {
+    ("vendor", "payments"): ["invoice", "amount", "received_on", "reference"],
+    ("vendor", "commission-plans"): [
+        "name",
+        "basis",
+        "effective_from",
+        "minimum_payout",
+        "tier_rates",
+        "product_rates",
+        "accelerators",
+    ],
+    ("vendor", "growth-bonus-rules"): [
+        "name",
+        "effective_from",
+        "currency",
+        "new_client_months",
+        "new_client_bonus",
+        "bands",
+    ],
+    ("vendor", "webhook-endpoints"): ["url", "description", "event_types", "active"],
+    ("partner", "resale-prices"): [
+        "product",
+        "client",
+        "effective_from",
+        "kind",
+        "fixed_price",
+        "markup_pct",
+    ],
+}
+NEW_BAD_POSTS = [
+    ("vendor", "/api/v1/payments/", {"invoice": "x", "amount": "NaN", "received_on": "2026-02-30"}),
+    ("vendor", "/api/v1/payments/", {"invoice": 10**30, "amount": "1e999", "received_on": 5}),
+    (
+        "vendor",
+        "/api/v1/commission-plans/",
+        {
+            "name": "x",
+            "basis": "billed",
+            "effective_from": "2099-01",
+            "tier_rates": [{"tier": "x", "rate_pct": "NaN"}, {"tier": 10**30, "rate_pct": 1}],
+            "product_rates": [{"product": [], "rate_pct": "Infinity"}],
+            "accelerators": [{"min_mrr": "-1", "multiplier": "0"}, "zz"],
+        },
+    ),
+    (
+        "vendor",
+        "/api/v1/growth-bonus-rules/",
+        {
+            "name": "x",
+            "effective_from": "0000-00",
+            "currency": "€€€",
+            "new_client_months": 10**30,
+            "new_client_bonus": "sNaN",
+            "bands": [{"min_growth_pct": {}, "rate_pct": []}, 5],
+        },
+    ),
+    (
+        "vendor",
+        "/api/v1/webhook-endpoints/",
+        {"url": "javascript:alert(1)", "event_types": ["nope", None], "active": "zz"},
+    ),
+    ("vendor", "/api/v1/webhook-endpoints/", {"url": "http://[::1", "event_types": "invoice.paid"}),
+    ("vendor", "/api/v1/statements/99999999999999999999/approve/", {}),
+    ("vendor", "/api/v1/statements/abc/approve/", {"x": 1}),
+    ("partner", "/api/v1/statements/99999999999999999999/disputes/", {"entry": "x"}),
+    (
+        "partner",
+        "/api/v1/resale-prices/",
+        {"product": "x", "client": 10**30, "effective_from": "2026-13", "kind": "markup"},
+    ),
+    (
+        "partner",
+        "/api/v1/resale-prices/",
+        {"product": [], "kind": "fixed", "fixed_price": "NaN", "markup_pct": "1e999"},
+    ),
+]
+PARTNER_BAD_GETS = [
+    "/api/v1/margin/?month=abc",
+    "/api/v1/margin/?month=0000-00&partner=x",
+    "/api/v1/resale-prices/?client=abc&product=",
+    "/api/v1/statements/?month=2026-99",
+    "/api/v1/payments/?invoice=abc",
+]
+MARGIN_PRICE_JUNK = {
+    "scope": "zz",
+    "product": "abc",
+    "client": "99999999999999999999",
+    "kind": "markup",
+    "fixed_price": "NaN",
+    "markup_pct": "1e999",
+    "effective_from": "2026-13",
+}
+PLAN_JUNK = {
+    "name": "x",
+    "basis": "zz",
+    "effective_from": "0000-00",
+    "minimum_payout": "NaN",
+    "band_0_min_mrr": "Infinity",
+    "band_0_multiplier": "-0",
+    "tier_rate_zz": "abc",
+}
+GROWTH_RULE_JUNK = {
+    "name": "x",
+    "effective_from": "abc",
+    "currency": "€€€",
+    "new_client_months": "99999999999999999999",
+    "new_client_bonus": "sNaN",
+    "band_0_min_growth_pct": "1e999",
+    "band_0_rate_pct": "x",
+}
 JUNK_QUERY = (
     "?page=abc&sort=zzz&created_from=bad&created_to=2026-99-99&status=nope&service_tier=%00"
     "&q=%25%5F&track=x&tier=y&country=ZZ&partner=abc&since=x&until=y&action=&limit=-5"
@@ -80,6 +205,13 @@ PORTAL_PAGES = [
     "/portal/team/",
     "/portal/invoices/",
     "/portal/usage/",
+    "/portal/payments/",
+    "/portal/payments/method/",
+    "/portal/commissions/",
+    "/portal/commissions/payout-method/",
+    "/portal/margin/",
+    "/portal/margin/export.csv",
+    "/portal/margin/prices/",
 ]
 CONSOLE_PAGES = [
     "/console/partners/",
@@ -92,6 +224,13 @@ CONSOLE_PAGES = [
     "/console/usage/",
     "/console/billing/periods/",
     "/console/catalog/",
+    "/console/incentives/",
+    "/console/incentives/plans/new/",
+    "/console/incentives/growth-bonus-rules/new/",
+    "/console/statements/",
+    "/console/payouts/",
+    "/console/webhooks/",
+    "/console/webhooks/new/",
 ]
 
 
@@ -127,6 +266,30 @@ def test_junk_api_input_never_answers_500(vendor_a):
         response = api.get(url)
         if response.status_code >= 500:
             bad.append((url, response.status_code))
+    partner_api = host_client(
+        vendor_a.host, HTTP_AUTHORIZATION=f"Bearer {make_api_key(vendor_a, partner_id=partner.pk)}"
+    )
+    keys = {"vendor": api, "partner": partner_api}
+    for (key, resource), fields in NEW_FIELDS.items():
+        for field in fields:
+            for value in JUNK:
+                response = keys[key].post(
+                    f"/api/v1/{resource}/",
+                    json.dumps({field: value}),
+                    content_type="application/json",
+                )
+                if not 400 <= response.status_code < 500:
+                    bad.append((key, resource, field, value, response.status_code))
+                elif response["Content-Type"] != "application/problem+json":
+                    bad.append((key, resource, field, value, response["Content-Type"]))
+    for key, url, body in NEW_BAD_POSTS:
+        response = keys[key].post(url, json.dumps(body), content_type="application/json")
+        if not 400 <= response.status_code < 500:
+            bad.append((key, url, response.status_code))
+    for url in PARTNER_BAD_GETS:
+        response = partner_api.get(url)
+        if response.status_code >= 500:
+            bad.append(("partner", url, response.status_code))
     assert bad == []
 
 
@@ -154,4 +317,23 @@ def test_junk_page_input_never_answers_500(vendor_a):
         response = portal.post(page, data)
         if response.status_code >= 500:
             bad.append((page, response.status_code))
+    for browser, page, data in [
+        (portal, "/portal/margin/prices/set/", MARGIN_PRICE_JUNK),
+        (portal, "/portal/margin/prices/set/", {}),
+        (portal, "/portal/commissions/payout-method/", {"method": "zz", "stripe_account_id": "x"}),
+        (portal, "/portal/commissions/payout-method/", {"method": "stripe_transfer"}),
+        (portal, "/portal/payments/method/", {"setup_intent": "seti_nope"}),
+        (portal, "/portal/payments/method/setup/", {"x": "1"}),
+        (portal, "/portal/payments/method/remove/", {}),
+        (console, "/console/incentives/plans/new/", PLAN_JUNK),
+        (console, "/console/incentives/growth-bonus-rules/new/", GROWTH_RULE_JUNK),
+        (console, "/console/statements/approve/", {"statements": ["abc", "9" * 25]}),
+        (console, "/console/statements/approve/", {"statements": ["²"]}),
+        (console, "/console/payouts/99999999/record/", {"reference": "x"}),
+        (console, "/console/webhooks/new/", {"url": "http://[::1", "event_types": ["zz"]}),
+        (console, "/console/webhooks/new/", {"url": "ftp://x", "description": "x" * 5000}),
+    ]:
+        response = browser.post(page, data)
+        if response.status_code >= 500:
+            bad.append((page, data, response.status_code))
     assert bad == []

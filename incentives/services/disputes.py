@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from billing.models_invoicing import AMOUNT_DIGITS
 from core.actors import Actor
 from core.money import ZERO, round_money
 from core.services.audit import audit_record, snapshot
@@ -37,6 +38,9 @@ from ..models import (
 )
 from .ledger import post_entries
 from .statements import drafts_refresh, posting_month
+
+# The largest amount an amount column holds (18 digits, 4 of them decimals).
+MAX_AMOUNT = Decimal(10) ** (AMOUNT_DIGITS["max_digits"] - AMOUNT_DIGITS["decimal_places"])
 
 __all__ = ["DISPUTABLE_KINDS", "dispute_open", "dispute_resolve"]
 
@@ -171,6 +175,12 @@ def dispute_resolve(
         if uphold:
             if corrected_amount is None:
                 raise DisputeError("Give the corrected amount.", field="corrected_amount")
+            # NaN, infinities and amounts beyond what an amount column holds are refused here,
+            # not by the database.
+            if not corrected_amount.is_finite() or abs(corrected_amount) >= MAX_AMOUNT:
+                raise DisputeError(
+                    "Give the corrected amount as a number, e.g. 48.00.", field="corrected_amount"
+                )
             corrected = round_money(corrected_amount, entry.currency)
             if corrected != corrected_amount:
                 raise DisputeError(

@@ -77,7 +77,12 @@ def statements(request: HttpRequest) -> HttpResponse:
 @finance_required
 @require_POST
 def statements_bulk_approve(request: HttpRequest) -> HttpResponse:
-    ids = [int(value) for value in request.POST.getlist("statements") if value.isdigit()]
+    # isdigit() alone admits "²", which int() refuses; ids are ASCII digits.
+    ids = [
+        int(value)
+        for value in request.POST.getlist("statements")
+        if value.isascii() and value.isdigit() and len(value) <= 18
+    ]
     if not ids:
         messages.error(request, "Choose the statements to approve.")
         return redirect("console:statements")

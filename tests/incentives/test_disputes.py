@@ -227,3 +227,18 @@ def test_resolving_twice_is_refused(vendor_a):
                 dispute_id=dispute.pk, uphold=True, corrected_amount=D("1.00"), actor=FINANCE
             )
         assert not LedgerEntry.objects.filter(kind=EntryKind.ADJUSTMENT).exists()
+
+
+@pytest.mark.parametrize("corrected", ["NaN", "Infinity", "-Infinity", "1e15", "12.345"])
+def test_upholding_with_an_impossible_amount_is_refused_and_changes_nothing(vendor_a, corrected):
+    with schema_context(vendor_a.schema):
+        partner = PartnerFactory()
+        dispute = _open(partner, post(partner, "2026-10", "40.00"))
+        with pytest.raises(DisputeError) as refused:
+            dispute_resolve(
+                dispute_id=dispute.pk, uphold=True, corrected_amount=D(corrected), actor=FINANCE
+            )
+        assert refused.value.field == "corrected_amount"
+        dispute.refresh_from_db()
+        assert dispute.status == "open"
+        assert not LedgerEntry.objects.filter(kind=EntryKind.ADJUSTMENT).exists()
