@@ -4,6 +4,7 @@ cannot bounce our signed requests elsewhere."""
 
 from __future__ import annotations
 
+import http.client
 import time
 import urllib.error
 import urllib.request
@@ -64,5 +65,6 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> S
         return SendResult(None, elapsed(), f"Connection failed: {reason}"[:500])
     except TimeoutError:
         return SendResult(None, elapsed(), f"Timed out after {timeout:g} s")
-    except OSError as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # InvalidURL/ValueError (e.g. a non-numeric port): a URL saved before check_url refused it.
         return SendResult(None, elapsed(), f"Connection failed: {exc}"[:500])

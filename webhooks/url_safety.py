@@ -33,7 +33,13 @@ def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]
 
 def check_url(url: str, *, allow_private: bool | None = None) -> None:
     """Raise WebhookError (field `url`) when `url` may not be called."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
+    except ValueError as exc:  # e.g. "http://[::1" or "https://host:99999/"
+        raise WebhookError(
+            "This is not a valid URL (check the host and port).", field="url"
+        ) from exc
     if parts.scheme.lower() not in ALLOWED_SCHEMES or not parts.hostname:
         raise WebhookError("Use an http:// or https:// URL.", field="url")
     if parts.username or parts.password:

@@ -111,6 +111,8 @@ def test_create_returns_the_secret_once_then_get_patch_delete(api_a, vendor_a):
             "invalid_choice",
         ),
         ({"event_types": ["invoice.paid"]}, "url", "required"),
+        ({"url": "http://[::1", "event_types": ["invoice.paid"]}, "url", "invalid"),
+        ({"url": "https://x.example:99999/", "event_types": ["invoice.paid"]}, "url", "invalid"),
         (
             {"url": "https://x.example/", "event_types": ["invoice.paid"], "secret": "mine"},
             "secret",

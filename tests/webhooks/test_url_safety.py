@@ -83,3 +83,25 @@ def test_credentials_in_the_url_are_refused():
 def test_local_addresses_pass_when_allowed():
     check_url("http://127.0.0.1:8000/hooks", allow_private=True)
     check_url("http://localhost:8000/hooks", allow_private=True)
+
+
+@pytest.mark.parametrize("allow_private", [True, False])
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1", "https://hooks.example.com:99999/", "https://hooks.example.com:abc/"],
+)
+def test_a_malformed_url_is_a_readable_error_not_a_crash(url, allow_private):
+    with pytest.raises(
+        WebhookError, match=r"not a valid URL \(check the host and port\)"
+    ) as caught:
+        check_url(url, allow_private=allow_private)
+    assert caught.value.field == "url"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/", "http://127.0.0.1:abc/"])
+def test_the_sender_records_a_bad_stored_url_as_a_failed_attempt(url):
+    from webhooks.sender import post
+
+    result = post(url, b"{}", {}, timeout=1)
+    assert (result.status_code, result.ok) == (None, False)
+    assert result.error.startswith("Connection failed: ")
