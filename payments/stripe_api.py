@@ -12,6 +12,7 @@ honours the idempotency key we send as well (its window is 24 hours; localstripe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -153,6 +154,13 @@ def refunds_of_payment_intent(payment_intent_id: str) -> Iterator[Any]:
 
 def construct_event(payload: bytes, signature: str) -> dict[str, Any]:
     """The verified event as a dict, or stripe.SignatureVerificationError / ValueError."""
+    try:
+        parsed = json.loads(payload)
+    except UnicodeDecodeError as exc:
+        raise ValueError("The payload is not UTF-8.") from exc
+    # The SDK assumes an object (a signed `[1]` or `null` would crash it).
+    if not isinstance(parsed, dict):
+        raise ValueError("The payload is not a JSON object.")
     return _plain(
         stripe.Webhook.construct_event(
             payload,

@@ -98,7 +98,13 @@ def payment_method_save(*, partner: Partner, setup_intent_id: str, actor: Actor)
     method_id = intent["payment_method"]
     if not isinstance(method_id, str):
         method_id = method_id["id"]
-    method = stripe_api.payment_method_retrieve(method_id)
+    try:
+        method = stripe_api.payment_method_retrieve(method_id)
+    except stripe_api.StripeError as exc:
+        raise PaymentError(
+            "Stripe could not be reached to read the payment method: try again.",
+            field="setup_intent",
+        ) from exc
     kind = method.get("type")
     if kind not in PaymentMethodKind.values:
         raise PaymentError("Only cards and SEPA bank debits can be saved.", field="setup_intent")

@@ -26,7 +26,7 @@ from ..models import Payment, Refund, StripeEvent
 from .charges import StripeOutcome, payment_settle
 from .refunds import _find_refund, invoice_refund_if_complete, refund_settle
 
-__all__ = ["HANDLED_TYPES", "stripe_event_apply"]
+__all__ = ["HANDLED_TYPES", "MalformedEvent", "stripe_event_apply"]
 
 WEBHOOK = Actor.system("stripe webhook")
 
@@ -38,23 +38,55 @@ HANDLED_TYPES = (
 )
 
 
-def stripe_event_apply(*, event: dict[str, Any]) -> str:
-    """Apply a verified event once; returns what it did (also stored on the event row)."""
-    event_id = str(event.get("id") or "")
-    if not event_id:
-        return "ignored: no id"
+class MalformedEvent(ValueError):
+    """A signed event whose shape is not Stripe's (the view answers 400, nothing is written)."""
+
+
+# Latest `created` we accept as a Unix time (year 9999); beyond it datetime cannot hold it.
+_MAX_TIMESTAMP = 253_402_300_799
+
+
+def _checked(event: Any) -> tuple[str, datetime.datetime | None]:
+    """The event's id and creation time, once its shape is known to be Stripe's."""
+    if not isinstance(event, dict):
+        raise MalformedEvent("The event is not a JSON object.")
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        raise MalformedEvent("The event has no id.")
+    if not isinstance(event.get("type"), str):
+        raise MalformedEvent("The event has no type.")
     created = event.get("created")
+    if created is not None and (
+        isinstance(created, bool)
+        or not isinstance(created, int)
+        or not 0 <= created <= _MAX_TIMESTAMP
+    ):
+        raise MalformedEvent("The event's creation time is not a Unix timestamp.")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise MalformedEvent("The event has no data object.")
+    obj = data["object"]
+    for key in ("metadata", "last_payment_error"):
+        if not isinstance(obj.get(key) or {}, dict):
+            raise MalformedEvent(f"The event's object has a malformed {key}.")
+    for key in ("id", "payment_intent"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise MalformedEvent(f"The event's object has a malformed {key}.")
+    at = datetime.datetime.fromtimestamp(created, tz=datetime.UTC) if created else None
+    return event_id, at
+
+
+def stripe_event_apply(*, event: dict[str, Any]) -> str:
+    """Apply a verified event once; returns what it did (also stored on the event row).
+    Raises MalformedEvent, before writing anything, for an event not shaped like Stripe's."""
+    event_id, created_at = _checked(event)
     with transaction.atomic():
         try:
             with transaction.atomic():
                 row = StripeEvent.objects.create(
                     event_id=event_id,
                     type=str(event.get("type") or "")[:100],
-                    stripe_created_at=(
-                        datetime.datetime.fromtimestamp(int(created), tz=datetime.UTC)
-                        if created
-                        else None
-                    ),
+                    stripe_created_at=created_at,
                 )
         except IntegrityError:
             return "duplicate"
@@ -85,11 +117,16 @@ def _payment_of_intent(obj: dict[str, Any]) -> Payment | None:
         return payment
     metadata = obj.get("metadata") or {}
     attempt = str(metadata.get("attempt") or "")
-    if not attempt.isdigit():
+    invoice_id = str(metadata.get("invoice_id") or "")
+    # Ids as we wrote them (decimal, within bigint); anything else is not our PaymentIntent.
+    if (
+        not (attempt.isdecimal() and invoice_id.isdecimal())
+        or max(len(attempt), len(invoice_id)) > 18
+    ):
         return None
     # The PaymentIntent of an attempt whose worker died before recording it.
     return Payment.objects.filter(
-        pk=int(attempt), invoice_id=metadata.get("invoice_id"), stripe_payment_intent_id=None
+        pk=int(attempt), invoice_id=int(invoice_id), stripe_payment_intent_id=None
     ).first()
 
 

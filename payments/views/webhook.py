@@ -2,7 +2,8 @@
 
 The signature (`Stripe-Signature`, HMAC of the timestamp and body with STRIPE_WEBHOOK_SECRET) is
 verified by the Stripe SDK, which also refuses timestamps older than STRIPE_WEBHOOK_TOLERANCE
-seconds (replays): both answer 400 and change nothing. A verified event is applied once
+seconds (replays): both answer 400 and change nothing, as does a body that is not a JSON object
+or a signed event not shaped like Stripe's. A verified event is applied once
 (`payments.services.webhooks`); duplicates answer 200 so that Stripe stops resending them.
 """
 
@@ -17,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .. import stripe_api
-from ..services.webhooks import stripe_event_apply
+from ..services.webhooks import MalformedEvent, stripe_event_apply
 
 logger = logging.getLogger(__name__)
 
@@ -33,5 +34,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except (ValueError, stripe.SignatureVerificationError) as exc:
         logger.warning("stripe webhook refused", extra={"reason": str(exc)[:200]})
         return JsonResponse({"error": "Invalid signature or payload."}, status=400)
-    outcome = stripe_event_apply(event=event)
+    try:
+        outcome = stripe_event_apply(event=event)
+    except MalformedEvent as exc:
+        logger.warning("stripe webhook malformed", extra={"reason": str(exc)})
+        return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"received": True, "outcome": outcome})
