@@ -26,6 +26,8 @@ from core.money import to_minor_units
 from .errors import StripeNotConfigured
 
 __all__ = [
+    "TRANSIENT_ERRORS",
+    "RefusedError",
     "StripeError",
     "configured",
     "customer_create",
@@ -42,6 +44,11 @@ __all__ = [
 
 StripeError = stripe.StripeError
 CardError = stripe.CardError
+# Stripe refused the request itself (bad parameters, a detached method, our key): nothing was
+# charged, and sending it again would be refused again.
+RefusedError = (stripe.InvalidRequestError, stripe.PermissionError, stripe.AuthenticationError)
+# Stripe could not be reached or answered with a server error: try the same call again later.
+TRANSIENT_ERRORS = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
 
 def configured() -> bool:

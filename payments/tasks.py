@@ -9,9 +9,19 @@ from payments.services.charges import payment_charge
 from payments.services.dunning import payments_retry_due
 from payments.services.notifications import send_payment_failed_email
 from payments.services.refunds import refund_execute
+from payments.stripe_api import TRANSIENT_ERRORS
 
 
-@shared_task(name="payments.tasks.charge_payment", acks_late=True)
+# Stripe unreachable or failing: retried with backoff (1, 2, 4 … minutes, 8 times); the re-run
+# finds a PaymentIntent the failed call may have created before creating one.
+@shared_task(
+    name="payments.tasks.charge_payment",
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=8,
+)
 def charge_payment(payment_id: int) -> str:
     return payment_charge(payment_id=payment_id)
 

@@ -291,6 +291,16 @@ def payment_charge(*, payment_id: int) -> str:
                 outcome = StripeOutcome.of_intent(intent)
             except stripe_api.CardError as exc:
                 outcome = _declined(exc, profile, payment)
+            except stripe_api.RefusedError as exc:
+                # Refused outright (nothing charged): a failed attempt, so dunning takes over
+                # instead of the attempt waiting forever. Transient errors propagate: the task
+                # retries, and the re-run looks for the PaymentIntent before creating one.
+                outcome = StripeOutcome(
+                    status=PaymentStatus.FAILED,
+                    intent_id=None,
+                    failure_code=str(getattr(exc, "code", "") or "stripe_refused")[:64],
+                    failure_message=str(getattr(exc, "user_message", "") or exc)[:500],
+                )
         record_outcome(payment, outcome)
         return outcome.status
 

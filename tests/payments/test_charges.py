@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import stripe
 from django.core import mail
 from django_tenants.utils import schema_context
 
@@ -20,6 +21,7 @@ from payments.services import charges
 from payments.services.charges import payment_charge
 from payments.services.notifications import send_payment_failed_email
 from payments.services.profiles import payment_method_save, setup_intent_start
+from payments.tasks import charge_payment
 from tests.payments.support import (
     ACTOR,
     DECLINED_CHARGE_CARD,
@@ -258,3 +260,54 @@ def test_an_attempt_for_an_invoice_settled_meanwhile_is_canceled_without_calling
         payment.refresh_from_db()
         assert payment.status == PaymentStatus.CANCELED
         assert intents_of_attempt(payment.pk) == []
+
+
+def test_a_charge_stripe_refuses_outright_fails_the_attempt_for_dunning(
+    vendor_a, stripe_on, monkeypatch
+):
+    with schema_context(vendor_a.schema):
+        partner = billing_partner()
+        save_method(partner)
+        invoice = draft_invoice(partner, "40.00")
+        finalize()
+        payment = Payment.objects.get(invoice=invoice)
+
+        def refuse(**kwargs):
+            raise stripe.InvalidRequestError("The payment method was detached.", param="pm")
+
+        monkeypatch.setattr(stripe_api, "payment_intent_create", refuse)
+        assert payment_charge(payment_id=payment.pk) == PaymentStatus.FAILED
+        payment.refresh_from_db()
+        assert (payment.status, payment.failure_message) == (
+            PaymentStatus.FAILED,
+            "The payment method was detached.",
+        )
+        assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.PAYMENT_FAILED
+
+
+def test_stripe_unreachable_leaves_the_attempt_for_the_task_retry_which_charges_once(
+    vendor_a, stripe_on, monkeypatch
+):
+    with schema_context(vendor_a.schema):
+        partner = billing_partner()
+        save_method(partner)
+        invoice = draft_invoice(partner, "40.00")
+        finalize()
+        payment = Payment.objects.get(invoice=invoice)
+        real_create = stripe_api.payment_intent_create
+
+        def unreachable(**kwargs):
+            raise stripe.APIConnectionError("Could not connect to Stripe.")
+
+        monkeypatch.setattr(stripe_api, "payment_intent_create", unreachable)
+        with pytest.raises(stripe_api.TRANSIENT_ERRORS):
+            payment_charge(payment_id=payment.pk)
+        payment.refresh_from_db()
+        assert payment.status == PaymentStatus.PENDING
+        # The task retries on exactly these errors.
+        assert set(charge_payment.autoretry_for) == set(stripe_api.TRANSIENT_ERRORS)
+
+        monkeypatch.setattr(stripe_api, "payment_intent_create", real_create)
+        assert payment_charge(payment_id=payment.pk) == PaymentStatus.SUCCEEDED
+        assert len(intents_of_attempt(payment.pk)) == 1
+        assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.PAID
