@@ -95,6 +95,11 @@ def _withhold_from_payout(
     )
 
 
+def _text(value: str | None) -> str:
+    # Pages pass raw POST text: PostgreSQL text cannot hold NUL, so drop it rather than fail.
+    return (value or "").replace("\x00", "").strip()
+
+
 def _correction_text(entry: LedgerEntry, dispute: StatementDispute) -> str:
     return f"Correction of “{entry.description}” (dispute {dispute.pk})"[:300]
 
@@ -106,7 +111,7 @@ def dispute_open(
 
     Raises Statement.DoesNotExist / LedgerEntry.DoesNotExist for another partner's statement or
     an entry not on it (callers answer 404), DisputeError when it cannot be disputed."""
-    reason = (reason or "").strip()
+    reason = _text(reason)
     if not reason:
         raise DisputeError("Say why you dispute this line.", field="reason")
     with transaction.atomic():
@@ -213,7 +218,7 @@ def dispute_resolve(
             dispute.corrected_amount = corrected
         else:
             dispute.status = DisputeStatus.REJECTED
-        dispute.resolution = (resolution or "").strip()[:1000]
+        dispute.resolution = _text(resolution)[:1000]
         dispute.resolved_by_label = actor.label[:254]
         dispute.resolved_at = timezone.now()
         dispute.save()

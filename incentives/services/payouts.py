@@ -268,7 +268,8 @@ def payouts_to_resume(*, older_than: datetime.timedelta | None = None) -> list[i
 def payout_record_manual(*, payout_id: int, reference: str, actor: Actor) -> Payout:
     """Finance records a transfer made outside the app (no Stripe keys, or a stuck payout whose
     transfer finance has checked by hand)."""
-    reference = (reference or "").strip()
+    # Raw POST text: PostgreSQL text cannot hold NUL, so drop it rather than fail.
+    reference = (reference or "").replace("\x00", "").strip()
     if not reference:
         raise PayoutError("Give the transfer's reference.", field="reference")
     with transaction.atomic():

@@ -45,7 +45,8 @@ __all__ = [
 
 HUNDRED = Decimal(100)
 MAX_MULTIPLIER = Decimal("100")
-MAX_GROWTH_PCT = Decimal("100000")
+MAX_GROWTH_PCT = Decimal("999.9999")  # the NUMERIC(7, 4) column's largest value
+MAX_AMOUNT = Decimal("999999999999")  # well inside the NUMERIC(18, 4) amount columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,10 @@ def _decimal(value: object, *, field: str, label: str = "a number") -> Decimal:
         ) from None
     if not number.is_finite():
         raise IncentivesError(f'Give {label} as a decimal string, e.g. "12.5".', field=field)
+    # Checked before any quantize (which overflows on huge exponents) and before the INSERT (the
+    # columns hold less than 10^14): a refusal, not a 500.
+    if abs(number) > MAX_AMOUNT:
+        raise IncentivesError(f"At most {MAX_AMOUNT:,} — that is too large.", field=field)
     return number
 
 
@@ -292,7 +297,8 @@ def growth_bonus_rule_create(
         low = _decimal(min_pct, field=f"bands[{index}].min_growth_pct", label="a percentage")
         if not Decimal(0) <= low <= MAX_GROWTH_PCT or low != low.quantize(Decimal("0.0001")):
             raise IncentivesError(
-                "A threshold is a growth percentage ≥ 0 with at most 4 decimals.",
+                f"A threshold is a growth percentage from 0 to {MAX_GROWTH_PCT} with at most "
+                "4 decimals.",
                 field=f"bands[{index}].min_growth_pct",
             )
         if low in seen:

@@ -97,7 +97,9 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @plan_editor
 def plan_create(request: HttpRequest) -> HttpResponse:
-    form = CommissionPlanForm(request.POST or None, initial=_initial_month())
+    # An empty POST is a bound form too (errors shown), not a fresh page.
+    data = request.POST if request.method == "POST" else None
+    form = CommissionPlanForm(data, initial=_initial_month())
     if request.method == "POST" and form.is_valid():
         try:
             plan = commission_plan_create(
@@ -133,7 +135,8 @@ def growth_rule_create(request: HttpRequest) -> HttpResponse:
         **_initial_month(),
         "currency": getattr(request.tenant, "default_currency", "") or "EUR",
     }
-    form = GrowthBonusRuleForm(request.POST or None, initial=initial)
+    data = request.POST if request.method == "POST" else None
+    form = GrowthBonusRuleForm(data, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             rule = growth_bonus_rule_create(
