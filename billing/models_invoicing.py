@@ -31,6 +31,7 @@ __all__ = [
     "Invoice",
     "InvoiceCredit",
     "InvoiceLine",
+    "InvoiceProductTotal",
     "LateUsage",
     "PartnerMrr",
     "RatingChunk",
@@ -400,6 +401,44 @@ class PartnerMrr(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id} {self.month:%Y-%m} {self.amount} {self.currency}"
+
+
+class InvoiceProductTotal(models.Model):
+    """A finalized invoice's lines summed per product, written once by finalize in the same pass
+    that records MRR (`billing.closing.totals`) and never changed after (the invoice is frozen).
+
+    Commission accrual reads these instead of grouping the month's lines again. A line's product
+    is its meter's, else its price plan's (seat lines); `product` is null for lines whose charge
+    maps to no product. `recurring` leaves out prior-period adjustment lines (the MRR figure)."""
+
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="product_totals", db_index=False
+    )
+    product = models.ForeignKey(
+        "billing.Product",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,  # products are never deleted (PROTECT); nothing to check per row
+    )
+    net_amount = models.DecimalField(**AMOUNT_DIGITS)
+    # Null when every line of the group is a prior-period adjustment.
+    recurring = models.DecimalField(**AMOUNT_DIGITS, null=True, blank=True)
+    lines = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "product"],
+                name="billing_product_total_one_per_product",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}/{self.product_id}: {self.net_amount}"
 
 
 class UsageImportStatus(models.TextChoices):

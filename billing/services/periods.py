@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 
 from billing.closing.adjustments import adjustment_lines
 from billing.closing.credits import apply_credits
@@ -41,15 +41,14 @@ from billing.closing.rate import (
     rating_inputs,
     vendor_today,
 )
+from billing.closing.totals import partner_mrr_record, product_totals_record
 from billing.closing.write import write_drafts
 from billing.errors import PeriodStateError
 from billing.models import (
     BillingPeriod,
     Invoice,
     InvoiceCredit,
-    InvoiceLine,
     LateUsage,
-    PartnerMrr,
     RatingChunk,
     Subscription,
 )
@@ -371,7 +370,9 @@ def period_finalize(
             invoices,
             ["number", "status", "issued_on", "finalized_at", "credits", "total", "updated_at"],
         )
-        _record_mrr(period)
+        # One pass over the month's lines: per-product totals (commission reads them), then MRR.
+        product_totals_record(period=period)
+        partner_mrr_record(period)
         # Late usage of earlier periods that this period's rating billed (markers seen again
         # after the rating began stay open for the next period).
         LateUsage.objects.filter(
@@ -395,26 +396,6 @@ def period_finalize(
         # Charging (payments), commission accrual (incentives) and outbound webhooks follow.
         publish("billing_period.finalized", period_id=period.pk)
     return period
-
-
-def _record_mrr(period: BillingPeriod) -> None:
-    """Each partner's recurring revenue of the month: Σ net of its lines, adjustments excluded."""
-    rows = (
-        InvoiceLine.objects.filter(invoice__period=period, adjustment_of__isnull=True)
-        .values("invoice__partner_id", "invoice__currency")
-        .annotate(amount=Sum("net_amount"))
-        .order_by()
-    )
-    PartnerMrr.objects.filter(month=period.month).delete()
-    PartnerMrr.objects.bulk_create(
-        PartnerMrr(
-            partner_id=row["invoice__partner_id"],
-            month=period.month,
-            currency=row["invoice__currency"],
-            amount=row["amount"],
-        )
-        for row in rows
-    )
 
 
 def periods_close_due(*, now: datetime.datetime | None = None) -> list[str]:

@@ -34,6 +34,7 @@ from typing import Any
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
+from billing.closing.totals import product_totals_record
 from billing.models import (
     BillingPeriod,
     Charge,
@@ -225,6 +226,7 @@ def _make_invoice(
             invoice.issued_on, datetime.time(9), tzinfo=UTC
         )
         invoice.save(update_fields=["number", "status", "issued_on", "finalized_at"])
+        product_totals_record(invoice_ids=[invoice.pk])  # as finalize does
     return invoice
 
 

@@ -175,6 +175,32 @@ def test_an_interrupted_run_restarted_leaves_one_clean_run(world):
     assert invoice_rows(period) == clean
 
 
+def product_totals(invoice) -> dict:
+    """product id → (net, recurring, lines) as finalize recorded them."""
+    from billing.models import InvoiceProductTotal
+
+    return {
+        t.product_id: (t.net_amount, t.recurring, t.lines)
+        for t in InvoiceProductTotal.objects.filter(invoice=invoice)
+    }
+
+
+def expected_product_totals(invoice) -> dict:
+    """The same, summed here line by line: a line's product is its meter's, else its plan's."""
+    totals: dict = {}
+    lines = InvoiceLine.objects.filter(invoice=invoice).select_related(
+        "charge__meter", "charge__version__plan"
+    )
+    for line in lines:
+        meter = line.charge.meter
+        product = (meter.product_id if meter else None) or line.charge.version.plan.product_id
+        net, recurring, count = totals.get(product, (Decimal(0), None, 0))
+        if line.adjustment_of is None:
+            recurring = (recurring or Decimal(0)) + line.net_amount
+        totals[product] = (net + line.net_amount, recurring, count + 1)
+    return totals
+
+
 def test_a_month_cannot_close_before_it_ends_nor_finalize_outside_review(world):
     with pytest.raises(PeriodStateError, match="November 2026 has not ended yet"):
         period_close(month=D(2026, 11, 1), actor=ACTOR, now=at(2026, 11, 30, 22))
@@ -206,6 +232,8 @@ def test_finalize_numbers_invoices_records_mrr_and_feeds_the_tier_metric(world):
         (world["partner"].pk, D(2026, 10, 1), "EUR", Decimal("67.07"))
     ]
     assert measure([world["partner"]])[world["partner"].pk].mrr == Decimal("67.07")
+    assert product_totals(invoice) == expected_product_totals(invoice)
+    assert sum(t[1] for t in product_totals(invoice).values()) == Decimal("67.07")
     # The next month's period exists, open.
     assert BillingPeriod.objects.get(month=D(2026, 11, 1)).status == PeriodStatus.OPEN
     assert AuditEntry.objects.filter(action="billing_period.finalized").count() == 1
@@ -297,6 +325,17 @@ def test_usage_for_a_finalized_period_is_billed_next_period_as_labelled_adjustme
     period_finalize(month=D(2026, 11, 1), actor=ACTOR, now=at(2026, 12, 2, 9))
     assert LateUsage.objects.get(period=october).settled_in.month == D(2026, 11, 1)
     assert PartnerMrr.objects.get(month=D(2026, 11, 1)).amount == Decimal("117.00")
+    november_invoice = Invoice.objects.get(period__month=D(2026, 11, 1))
+    totals = product_totals(november_invoice)
+    assert totals == expected_product_totals(november_invoice)
+    # Net includes the adjustment lines; recurring (the MRR) leaves them out.
+    assert sum(t[0] for t in totals.values()) == Decimal("117.00") + sum(
+        InvoiceLine.objects.filter(
+            invoice=november_invoice, adjustment_of__isnull=False
+        ).values_list("net_amount", flat=True),
+        Decimal(0),
+    )
+    assert sum(t[1] or 0 for t in totals.values()) == Decimal("117.00")
     # A December close bills no further adjustment for October.
     december = close(D(2026, 12, 1), at(2027, 1, 1, 1))
     assert not InvoiceLine.objects.filter(
