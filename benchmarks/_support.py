@@ -65,8 +65,11 @@ def bench_database() -> Iterator[str]:
             from django.db import connections
 
             connections.close_all()
-        with psycopg.connect(**conninfo, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if os.environ.get("BENCH_KEEP_DATABASE"):  # to look at the data afterwards
+            print(f"kept database {name}", file=sys.stderr)
+        else:
+            with psycopg.connect(**conninfo, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         os.environ["DATABASE_URL"] = source
 
 

@@ -73,6 +73,15 @@ GROUP BY 1, 2
 """
 
 
+# What finalize ran before it recorded product totals: MRR alone, grouped over the month's lines.
+MRR_ONLY_SQL = """
+SELECT i.partner_id, i.currency, sum(l.net_amount)
+FROM billing_invoiceline l JOIN billing_invoice i ON i.id = l.invoice_id
+WHERE i.period_id = %s AND l.adjustment_of IS NULL
+GROUP BY 1, 2
+"""
+
+
 def _previous_month(today: datetime.date) -> datetime.date:
     return (today.replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
 
@@ -89,12 +98,15 @@ class World:
     lines = 0
     period_id = 0
     schema = ""
+    finalize_pass_s = 0.0
+    mrr_only_s = 0.0
 
 
 def _fill(world: World, month: datetime.date, partners: int, clients: int, months: int) -> None:
     from django.db import connection, transaction
 
     from benchmarks.rating import _catalog
+    from billing.closing.totals import partner_mrr_record, product_totals_record
     from billing.models import (
         BillingPeriod,
         Charge,
@@ -315,12 +327,23 @@ def _fill(world: World, month: datetime.date, partners: int, clients: int, month
             "issued_on = %s, finalized_at = %s WHERE period_id = %s",
             ["open", "INV-B", month + datetime.timedelta(days=32), now, period.pk],
         )
+        # What finalize does after numbering: one pass over the month's lines writes the
+        # per-product totals (which the accrual reads) and MRR from them. Timed for the report,
+        # next to the MRR-only GROUP BY that finalize ran before there were product totals.
+        # The MRR-only query first: whichever reads the fresh lines first pays for their hint bits.
+        started = time.perf_counter()
+        cursor.execute(MRR_ONLY_SQL, [period.pk])
+        cursor.fetchall()
+        world.mrr_only_s = time.perf_counter() - started
+        started = time.perf_counter()
+        product_totals_record(period=period)
+        partner_mrr_record(period)
+        world.finalize_pass_s = time.perf_counter() - started
+        recorded = dict(PartnerMrr.objects.filter(month=month).values_list("partner_id", "amount"))
+        if recorded != mrr:
+            raise RuntimeError("finalize recorded an MRR that differs from the lines'")
         PartnerMrr.objects.bulk_create(
             [
-                PartnerMrr(partner_id=pid, month=month, currency="EUR", amount=amount)
-                for pid, amount in mrr.items()
-            ]
-            + [
                 PartnerMrr(
                     partner_id=pid,
                     month=_months_back(month, back),
@@ -494,6 +517,8 @@ def main() -> int:
             ["baseline GROUP BY", f"{base:7.3f}", ""],
             ["accrue_period", f"{ours:7.3f}", f"{ratio:5.2f}×"],
             ["re-run (nothing new)", f"{again:7.3f}", f"{again / base:5.2f}×"],
+            ["finalize: totals + MRR", f"{world.finalize_pass_s:7.3f}", "(once, not in ratio)"],
+            ["  before: MRR GROUP BY", f"{world.mrr_only_s:7.3f}", "(once, not in ratio)"],
         ],
     )
     verdict = "PASS" if ratio <= TARGET else "FAIL"

@@ -189,8 +189,9 @@ class Statement(models.Model):
     it, the balance carried in and out. Approved statements are frozen; entries that arrive
     later go to the partner's next draft statement."""
 
+    # No index of its own: the unique (partner, month, currency) leads with it.
     partner = models.ForeignKey(
-        "partners.Partner", on_delete=models.PROTECT, related_name="statements"
+        "partners.Partner", on_delete=models.PROTECT, related_name="statements", db_index=False
     )
     month = models.DateField()
     currency = models.CharField(max_length=3)
@@ -216,6 +217,10 @@ class Statement(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["partner", "month", "currency"], name="incentives_statement_once"
+            ),
+            # What a ledger entry's composite foreign key (statement, partner) points at.
+            models.UniqueConstraint(
+                fields=["id", "partner"], name="incentives_statement_id_partner"
             ),
             models.CheckConstraint(
                 condition=Q(status__in=StatementStatus.values),
@@ -245,11 +250,22 @@ class LedgerEntry(models.Model):
     `product`, and the basis/rate used); the statement expands them to each invoice line and
     client. Clawbacks trace to the credit note or uncollectible invoice that caused them."""
 
-    # Foreign keys without an index of their own where a composite index below starts with
-    # them (partner, statement, invoice) or where nothing looks entries up by them (product,
-    # client, reverses): a month-end accrual inserts thousands of entries, each index costs.
+    # A month-end accrual inserts thousands of entries, and every index and foreign-key check
+    # costs per entry. So: no index of their own for keys that lead a composite index below
+    # (statement, invoice) or that nothing looks entries up by (partner — pages and balances go
+    # through statements —, product, client, reverses); credit note and payout get partial
+    # indexes (most entries have neither).
+    # Database foreign keys: one per entry, composite (statement, partner) → the statement's
+    # (id, partner) — migration 0003 — which proves the statement exists *and* belongs to the
+    # entry's partner (so the partner exists). The other references are traceability to rows
+    # that are never deleted (finalized invoices — a trigger refuses —, products, clients, credit
+    # notes, payouts, entries) and stay PROTECTed in the ORM, without a per-row check.
     partner = models.ForeignKey(
-        "partners.Partner", on_delete=models.PROTECT, related_name="+", db_index=False
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     statement = models.ForeignKey(
         Statement,
@@ -258,6 +274,7 @@ class LedgerEntry(models.Model):
         null=True,
         blank=True,
         db_index=False,
+        db_constraint=False,
     )
     currency = models.CharField(max_length=3)
     kind = models.CharField(max_length=20, choices=EntryKind.choices)
@@ -268,7 +285,7 @@ class LedgerEntry(models.Model):
     # The accelerator applied to `rate_pct` (accruals): commission = round(basis × rate × it).
     multiplier = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
     description = models.CharField(max_length=300)
-    source_key = models.CharField(max_length=120, unique=True)
+    source_key = models.CharField(max_length=120)  # unique: a constraint below, no LIKE index
     invoice = models.ForeignKey(
         "billing.Invoice",
         on_delete=models.PROTECT,
@@ -276,6 +293,7 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     product = models.ForeignKey(
         "billing.Product",
@@ -284,6 +302,7 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     client = models.ForeignKey(
         "partners.Client",
@@ -292,12 +311,25 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     credit_note = models.ForeignKey(
-        "billing.CreditNote", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "billing.CreditNote",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     payout = models.ForeignKey(
-        "Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+        "Payout",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+        db_index=False,
+        db_constraint=False,
     )
     reverses = models.ForeignKey(
         "self",
@@ -306,12 +338,14 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="reversed_by",
         db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
+            models.UniqueConstraint(fields=["source_key"], name="incentives_entry_source_key_once"),
             models.CheckConstraint(
                 condition=Q(kind__in=EntryKind.values), name="incentives_entry_kind_known"
             ),
@@ -327,9 +361,18 @@ class LedgerEntry(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["partner", "currency", "id"], name="incentives_entry_partner_idx"),
             models.Index(fields=["statement", "kind"], name="incentives_entry_stmt_idx"),
             models.Index(fields=["invoice"], name="incentives_entry_invoice_idx"),
+            models.Index(
+                fields=["credit_note"],
+                name="incentives_entry_credit_idx",
+                condition=Q(credit_note__isnull=False),
+            ),
+            models.Index(
+                fields=["payout"],
+                name="incentives_entry_payout_idx",
+                condition=Q(payout__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -5,10 +5,11 @@ Why not django-tenants' `clone_schema()`: its plpgsql function walks the catalog
 so a later migration that drops such a constraint by name would fail on every cloned vendor.
 
 Here, in the caller's transaction: `CREATE TABLE … (LIKE template.t INCLUDING ALL)` per table
-(columns, defaults, identity, NOT NULL, CHECK constraints with their names, indexes), then the
-indexes — and with them the PRIMARY KEY / UNIQUE constraints they back — are renamed to the
-template's names, the template's rows are copied (migrations history, content types,
-permissions), identity sequences moved past them, and the foreign keys added last.
+(columns, defaults, identity, NOT NULL, CHECK constraints with their names, indexes) with its
+storage parameters (a fillfactor), then the indexes — and with them the PRIMARY KEY / UNIQUE
+constraints they back — are renamed to the template's names, the template's rows are copied
+(migrations history, content types, permissions), identity sequences moved past them, and the
+foreign keys added last.
 """
 
 from __future__ import annotations
@@ -57,11 +58,12 @@ def clone_schema(*, source: str, target: str) -> None:
     src, dst = _q(source), _q(target)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace "
+            "SELECT relname, reloptions FROM pg_class WHERE relnamespace = %s::regnamespace "
             "AND relkind IN ('r', 'p') ORDER BY relname",
             [source],
         )
-        tables = [row[0] for row in cursor.fetchall()]
+        table_options = cursor.fetchall()
+        tables = [table for table, _ in table_options]
         # Foreign keys, with the referenced table moved from the source to the target schema.
         cursor.execute(
             """
@@ -120,8 +122,10 @@ def clone_schema(*, source: str, target: str) -> None:
         triggers = [row[0] for row in cursor.fetchall()]
 
         cursor.execute(f"CREATE SCHEMA {dst}")
-        for table in tables:
+        for table, options in table_options:
             cursor.execute(f"CREATE TABLE {dst}.{_q(table)} (LIKE {src}.{_q(table)} INCLUDING ALL)")
+            if options:  # storage parameters (a fillfactor), which LIKE does not copy
+                cursor.execute(f"ALTER TABLE {dst}.{_q(table)} SET ({', '.join(options)})")
 
         # Two passes, so that no new name can collide with a generated one still in place.
         renames = []

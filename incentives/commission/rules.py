@@ -107,12 +107,18 @@ def commission_amount(
     basis: Decimal, rate_pct: Decimal, multiplier: Decimal, currency: str
 ) -> Decimal:
     """round_money(basis × rate / 100 × multiplier): exact product, one rounding (half up)."""
-    product = (
-        require_decimal(basis, "basis")
-        * require_decimal(rate_pct, "rate").scaleb(-2)
-        * require_decimal(multiplier, "multiplier")
-    )
-    return round_money(product, currency)
+    return commission_of(basis, commission_factor(rate_pct, multiplier), currency)
+
+
+def commission_factor(rate_pct: Decimal, multiplier: Decimal) -> Decimal:
+    """rate / 100 × multiplier, exact: what a basis is multiplied by (shared by every group
+    with the same rate and accelerator, so a month-end accrual computes it a few times)."""
+    return require_decimal(rate_pct, "rate").scaleb(-2) * require_decimal(multiplier, "multiplier")
+
+
+def commission_of(basis: Decimal, factor: Decimal, currency: str) -> Decimal:
+    """round_money(basis × factor) for a factor from `commission_factor`."""
+    return round_money(require_decimal(basis, "basis") * factor, currency)
 
 
 def group_basis(lines: Iterable[LineFact]) -> dict[tuple[int, int | None], Decimal]:

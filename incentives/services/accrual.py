@@ -6,7 +6,8 @@ When entries are posted
   `period_accrue`: under the commission plan in force for the month (latest `effective_from` ≤
   month), basis **billed**: one entry per (invoice, product group) of every finalized invoice of
   the period, then the month's growth and new-client bonuses; basis **collected**: only invoices
-  already paid (the rest accrue when paid).
+  already paid (the rest accrue when paid). A group's basis is read from the per-product totals
+  finalize recorded (`billing.closing.totals`), not by grouping the month's lines again.
 - `invoice.paid` (in the payment's transaction): basis collected → the invoice's accruals and
   the partner's bonuses that its payment completes; either basis → commission clawed back when
   the invoice was written off is given back.
@@ -52,7 +53,14 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
-from billing.models import BillingPeriod, CreditNote, Invoice, PartnerMrr, Product
+from billing.models import (
+    BillingPeriod,
+    CreditNote,
+    Invoice,
+    InvoiceProductTotal,
+    PartnerMrr,
+    Product,
+)
 from billing.models_invoicing import InvoiceStatus
 from core.actors import Actor
 from core.money import ZERO
@@ -65,7 +73,8 @@ from ..commission import (
     accelerator_multiplier,
     churn_adjusted_baseline,
     clawback_schedule,
-    commission_amount,
+    commission_factor,
+    commission_of,
     commission_rate,
     growth_bonus,
     in_force,
@@ -155,20 +164,15 @@ def charge_products() -> dict[int, ProductKey]:
 
 
 def _group_sums(where: str, params: Sequence[object]) -> dict[GroupKey, Decimal]:
-    """(invoice, product) → Σ net of its lines: one GROUP BY (invoice, charge) in SQL, charges
-    mapped to products in Python (a handful of charges, thousands of groups)."""
-    products = charge_products()
+    """(invoice, product) → Σ net of its lines, as finalize recorded them
+    (`billing.closing.totals`): a few rows per invoice, not the month's lines again."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT l.invoice_id, l.charge_id, sum(l.net_amount) FROM billing_invoiceline l "
-            f"WHERE {where} GROUP BY 1, 2",
+            "SELECT t.invoice_id, t.product_id, t.net_amount "
+            f"FROM {InvoiceProductTotal._meta.db_table} t WHERE {where}",
             params,
         )
-        rows = cursor.fetchall()
-    groups: dict[GroupKey, Decimal] = defaultdict(lambda: ZERO)
-    for invoice_id, charge_id, total in rows:
-        groups[(invoice_id, products.get(charge_id))] += total
-    return dict(groups)
+        return {(invoice_id, product_id): net for invoice_id, product_id, net in cursor}
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +198,35 @@ def _partners(partner_ids: Iterable[int]) -> dict[int, PartnerFacts]:
         return {row[0]: PartnerFacts(row[1], row[2], row[3]) for row in cursor.fetchall()}
 
 
-def _mrr(month: datetime.date, partner_ids: Iterable[int] | None = None) -> dict[tuple, Decimal]:
-    """(partner, currency) → MRR of `month` as recorded at finalize."""
-    rows = PartnerMrr.objects.filter(month=month)
+def _mrr(
+    months: Sequence[datetime.date], partner_ids: Iterable[int] | None = None
+) -> dict[tuple, Decimal]:
+    """(partner, currency, month) → MRR of those months as recorded at finalize."""
+    where, params = "month = ANY(%s)", [list(months)]
     if partner_ids is not None:
-        rows = rows.filter(partner_id__in=set(partner_ids))
-    return {(r[0], r[1]): r[2] for r in rows.values_list("partner_id", "currency", "amount")}
+        where += " AND partner_id = ANY(%s)"
+        params.append(sorted(set(partner_ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT partner_id, currency, month, amount FROM {PartnerMrr._meta.db_table} "
+            f"WHERE {where}",
+            params,
+        )
+        return {(p, c, m): amount for p, c, m, amount in cursor}
+
+
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    """What a period's accrual and its bonuses both read, read once: every partner's MRR of the
+    month and the three before, and the partners' tier facts."""
+
+    mrr: dict[tuple, Decimal]
+    partners: dict[int, PartnerFacts]
+
+    @classmethod
+    def of(cls, month: datetime.date, partner_ids: Iterable[int]) -> _Reads:
+        mrr = _mrr([months_back(month, k) for k in (3, 2, 1, 0)])
+        return cls(mrr, _partners({*partner_ids, *(p for p, _, _ in mrr)}))
 
 
 def _product_names() -> dict[int, str]:
@@ -222,18 +249,21 @@ def _accrual_entries(
     invoices: Sequence[InvoiceFacts],
     groups: dict[GroupKey, Decimal],
     plan: PlanRules,
+    *,
+    partners: dict[int, PartnerFacts] | None = None,
+    mrr: dict[tuple, Decimal] | None = None,
 ) -> list[tuple]:
-    partners = _partners(i.partner_id for i in invoices)
-    by_month: dict[datetime.date, set[int]] = defaultdict(set)
-    for invoice in invoices:
-        by_month[invoice.month].add(invoice.partner_id)
-    mrr: dict[tuple, Decimal] = {}
-    for month, ids in by_month.items():
-        mrr.update({(p, c, month): v for (p, c), v in _mrr(month, ids).items()})
+    """The accrual rows of these invoices' groups. `partners` and `mrr` (of the invoices'
+    months) may be passed in when the caller has read them already."""
+    if partners is None:
+        partners = _partners(i.partner_id for i in invoices)
+    if mrr is None:
+        mrr = _mrr(sorted({i.month for i in invoices}), {i.partner_id for i in invoices})
     names = _product_names()
     by_id = {i.id: i for i in invoices}
-    # Per (partner, currency, month, product): the rate, the multiplier and their wording — a
-    # partner has a few products and thousands of partners share a handful of rates.
+    # The accelerator per (partner, currency, month); the rate, factor and wording per (tier,
+    # product, accelerator): thousands of partners share a handful of each.
+    multipliers: dict[tuple, Decimal] = {}
     terms: dict[tuple, tuple[Decimal, Decimal, str, str]] = {}
     entries = []
     for (invoice_id, product_id), basis in sorted(
@@ -242,27 +272,32 @@ def _accrual_entries(
         invoice = by_id.get(invoice_id)
         if invoice is None:
             continue
-        key = (invoice.partner_id, invoice.currency, invoice.month, product_id)
+        partner_key = (invoice.partner_id, invoice.currency, invoice.month)
+        multiplier = multipliers.get(partner_key)
+        if multiplier is None:
+            multiplier = multipliers[partner_key] = accelerator_multiplier(
+                plan.accelerators, mrr.get(partner_key)
+            )
+        partner = partners[invoice.partner_id]
+        key = (partner.tier_id, partner.tier_rate, product_id, multiplier)
         found = terms.get(key)
         if found is None:
-            partner = partners[invoice.partner_id]
             rate = commission_rate(
                 plan,
                 tier_id=partner.tier_id,
                 tier_default_pct=partner.tier_rate,
                 product_id=product_id,
             )
-            multiplier = accelerator_multiplier(plan.accelerators, mrr.get(key[:3]))
             product = names.get(product_id, "other charges") if product_id else "other charges"
             accelerated = f" × {_plain(multiplier)}" if multiplier != 1 else ""
             found = terms[key] = (
                 rate,
-                multiplier,
+                commission_factor(rate, multiplier),
                 f"{product}: ",
                 f" × {_plain(rate)} %{accelerated}",
             )
-        rate, multiplier, before, after = found
-        amount = commission_amount(basis, rate, multiplier, invoice.currency)
+        rate, factor, before, after = found
+        amount = commission_of(basis, factor, invoice.currency)
         if amount == 0:
             continue
         # Positional, in ROW_FIELDS order (checked at import): no keyword dict per entry.
@@ -277,7 +312,7 @@ def _accrual_entries(
                 rate,
                 multiplier,
                 f"Commission on {invoice.number}, {before}{basis}{after}"[:300],
-                acc_key(invoice_id, product_id),
+                f"acc:{invoice_id}:p{product_id or 0}",
                 invoice_id,
                 product_id,
                 None,
@@ -327,18 +362,25 @@ def period_accrue(*, period_id: int, actor: Actor = ACTOR) -> int:
             invoices = invoices.filter(status__in=PAID)
         facts = _invoice_facts(invoices)
         entries: list[tuple] = []
+        reads = None if paid_only else _Reads.of(month, (f.partner_id for f in facts))
         if plan is not None and facts:
             if paid_only:
-                groups = _group_sums("l.invoice_id = ANY(%s)", [[f.id for f in facts]])
+                groups = _group_sums("t.invoice_id = ANY(%s)", [[f.id for f in facts]])
             else:
                 groups = _group_sums(
-                    "l.invoice_id IN (SELECT id FROM billing_invoice WHERE period_id = %s "
+                    "t.invoice_id IN (SELECT id FROM billing_invoice WHERE period_id = %s "
                     "AND status NOT IN ('draft', 'void'))",
                     [period_id],
                 )
-            entries = _accrual_entries(facts, groups, plan)
-        if not paid_only:
-            entries += _bonus_rows(month, partner_ids=None, paid_only=False)
+            entries = _accrual_entries(
+                facts,
+                groups,
+                plan,
+                partners=reads.partners if reads else None,
+                mrr=reads.mrr if reads else None,
+            )
+        if reads is not None:
+            entries += _bonus_rows(month, partner_ids=None, paid_only=False, reads=reads)
         # Accruals and bonuses in one posting: one insert, one pass over the statements.
         new = post_rows(entries)
         # Invoices whose credit notes or write-off came before this accrual.
@@ -362,7 +404,7 @@ def period_accrue(*, period_id: int, actor: Actor = ACTOR) -> int:
 
 def _accrue_invoice(invoice: Invoice, plan: PlanRules) -> int:
     facts = _invoice_facts(Invoice.objects.filter(pk=invoice.pk))
-    groups = _group_sums("l.invoice_id = %s", [invoice.pk])
+    groups = _group_sums("t.invoice_id = %s", [invoice.pk])
     return post_rows(_accrual_entries(facts, groups, plan))
 
 
@@ -532,16 +574,17 @@ def _billed_status_sql(paid_only: bool) -> str:
 
 
 def _paid_mrr(months: Sequence[datetime.date], partner_ids: Sequence[int]) -> dict[tuple, Decimal]:
-    """(partner, currency, month) → Σ net of non-adjustment lines of paid invoices."""
+    """(partner, currency, month) → Σ net of non-adjustment lines of paid invoices (the
+    recurring part of finalize's product totals)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            SELECT i.partner_id, i.currency, p.month, sum(l.net_amount)
-            FROM billing_invoiceline l
-            JOIN billing_invoice i ON i.id = l.invoice_id
+            f"""
+            SELECT i.partner_id, i.currency, p.month, sum(t.recurring)
+            FROM {InvoiceProductTotal._meta.db_table} t
+            JOIN billing_invoice i ON i.id = t.invoice_id
             JOIN billing_billingperiod p ON p.id = i.period_id
             WHERE p.month = ANY(%s) AND i.partner_id = ANY(%s) AND i.status = 'paid'
-              AND l.adjustment_of IS NULL
+              AND t.recurring IS NOT NULL
             GROUP BY 1, 2, 3
             """,
             [list(months), list(partner_ids)],
@@ -580,21 +623,21 @@ def _growth_entries(
     rule: GrowthRuleFacts,
     partner_ids: Sequence[int] | None,
     paid_only: bool,
+    reads: _Reads | None = None,
 ) -> list[tuple]:
     trailing = [months_back(month, k) for k in (3, 2, 1)]
     if paid_only:
         assert partner_ids is not None
         mrr = _paid_mrr([*trailing, month], partner_ids)
+    elif reads is not None and partner_ids is None:
+        mrr = reads.mrr
     else:
-        rows = PartnerMrr.objects.filter(month__in=[*trailing, month])
-        if partner_ids is not None:
-            rows = rows.filter(partner_id__in=partner_ids)
-        mrr = {
-            (p, c, m): a
-            for p, c, m, a in rows.values_list("partner_id", "currency", "month", "amount")
-        }
+        mrr = _mrr([*trailing, month], partner_ids)
     current = {(p, c): a for (p, c, m), a in mrr.items() if m == month}
-    partners = _partners(p for p, _ in current)
+    partners = dict(reads.partners) if reads is not None else {}
+    missing = {p for p, _ in current if p not in partners}
+    if missing:
+        partners.update(_partners(missing))
     eligible = [key for key in current if partners[key[0]].growth_eligible]
     if not eligible:
         return []
@@ -716,12 +759,16 @@ def _new_client_entries(
 
 
 def _bonus_rows(
-    month: datetime.date, *, partner_ids: Sequence[int] | None, paid_only: bool
+    month: datetime.date,
+    *,
+    partner_ids: Sequence[int] | None,
+    paid_only: bool,
+    reads: _Reads | None = None,
 ) -> list[tuple]:
     rule = in_force(growth_rules_facts(), month)
     if rule is None:
         return []
-    entries = _growth_entries(month, rule, partner_ids, paid_only)
+    entries = _growth_entries(month, rule, partner_ids, paid_only, reads)
     entries += _new_client_entries(month, rule, partner_ids, paid_only)
     return entries
 

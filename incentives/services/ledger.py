@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.closing.rate import next_month
+from core.money import ZERO
 
 from ..models import LedgerEntry, Statement, StatementStatus
 
@@ -88,35 +90,83 @@ def _locked_statements(keys: list[Key]) -> dict[Key, tuple[int, str]]:
         return {(p, c, m): (pk, status) for pk, p, c, m, status in cursor.fetchall()}
 
 
-def _create_statements(keys: list[Key]) -> None:
-    """Insert draft statements for `keys` (ON CONFLICT DO NOTHING) in one statement: every
-    other column gets its model default, read from the model so added fields are covered."""
+def _create_statements(
+    keys: list[Key], openings: dict[tuple[int, str], tuple[datetime.date, Decimal]]
+) -> dict[Key, tuple[int, str]]:
+    """Insert draft statements for `keys` (ON CONFLICT DO NOTHING) in one statement, with the
+    figures `statements_refresh` would give a statement without entries: it opens with what the
+    partner's latest approved statement carried forward (`openings`, from `_latest_approved`;
+    a new draft always comes after it) and holds what its earlier statements' open disputes hold
+    (those amounts were carried forward too). Every other column gets its model default, read
+    from the model so added fields are covered. Answers the ones this call created — new rows,
+    which no other transaction sees before the commit: no lock needed."""
     now = timezone.now()
-    fields = [f for f in Statement._meta.concrete_fields if not f.primary_key]
-    given = {"partner_id": 0, "currency": 1, "month": 2}
-    columns, params = [], []
-    for field in fields:
-        kind = field.db_type(connection)
+    table = Statement._meta.db_table
+    held = _open_disputes(keys)
+    opening = [openings.get((p, c), (None, ZERO))[1] for p, c, _ in keys]
+    holding = [held.get(key, ZERO) for key in keys]
+    given = {
+        "partner_id": "w.partner_id",
+        "currency": "w.currency",
+        "month": "w.month",
+        "opening_balance": "w.opening",
+        "carried_forward": "w.opening",
+        "held": "w.held",
+        "payable": "GREATEST(w.opening - w.held, 0)",
+    }
+    columns, values, params = [], [], []
+    for field in Statement._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(f'"{field.column}"')
         if field.attname in given:
-            values = [key[given[field.attname]] for key in keys]
-        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            values = [now] * len(keys)
+            values.append(given[field.attname])
         else:
-            values = [field.get_default()] * len(keys)
-        columns.append((field.column, kind))
-        params.append(_array_literal(values, text=not kind.startswith("numeric")))
-    names = ", ".join(f'"{c}"' for c, _ in columns)
-    arrays = ", ".join(f"%s::{_array_type(k)}[]" for _, k in columns)
+            auto = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+            values.append(f"%s::{_array_type(field.db_type(connection))}")
+            params.append(now if auto else field.get_default())
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Statement._meta.db_table} ({names}) SELECT * FROM unnest({arrays}) "
-            "ON CONFLICT DO NOTHING RETURNING id",
-            params,
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} "
+            "FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::numeric[], %s::numeric[]) "
+            "AS w(partner_id, currency, month, opening, held) "
+            "ON CONFLICT DO NOTHING RETURNING id, partner_id, currency, month, status",
+            [
+                *params,
+                _array_literal([k[0] for k in keys]),
+                _array_literal([k[1] for k in keys], text=True),
+                _array_literal([k[2] for k in keys], text=True),
+                _array_literal(opening),
+                _array_literal(holding),
+            ],
         )
-        created = [row[0] for row in cursor.fetchall()]
-    # A new draft opens with what the partner's last approved statement carried forward (and
-    # the disputes still open): its figures from scratch, once; entries then move them.
-    statements_refresh(created)
+        return {(p, c, m): (pk, status) for pk, p, c, m, status in cursor.fetchall()}
+
+
+def _open_disputes(keys: list[Key]) -> dict[Key, Decimal]:
+    """(partner, currency, month) → Σ held by open disputes of the partner's statements up to
+    that month (usually nothing: one query that finds no rows)."""
+    pairs = sorted({(p, c) for p, c, _ in keys})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.partner_id, s.currency, s.month, sum(d.held_amount) "
+            f"FROM incentives_statementdispute d JOIN {Statement._meta.db_table} s "
+            "ON s.id = d.statement_id "
+            "JOIN unnest(%s::bigint[], %s::text[]) AS w(partner_id, currency) "
+            "ON s.partner_id = w.partner_id AND s.currency = w.currency "
+            "WHERE d.status = 'open' GROUP BY 1, 2, 3",
+            [[p for p, _ in pairs], [c for _, c in pairs]],
+        )
+        disputed = cursor.fetchall()
+    held: dict[Key, Decimal] = {}
+    for key in keys:
+        total = sum(
+            (amount for p, c, month, amount in disputed if (p, c) == key[:2] and month <= key[2]),
+            ZERO,
+        )
+        if total:
+            held[key] = total
+    return held
 
 
 def _array_type(db_type: str) -> str:
@@ -124,20 +174,24 @@ def _array_type(db_type: str) -> str:
     return db_type.split("(")[0] if not db_type.startswith("numeric") else "numeric"
 
 
-def _latest_approved(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], datetime.date]:
-    """(partner, currency) → the month of its latest statement that is no longer a draft."""
+def _latest_approved(
+    pairs: set[tuple[int, str]],
+) -> dict[tuple[int, str], tuple[datetime.date, Decimal]]:
+    """(partner, currency) → (month, carried forward) of its latest statement that is no longer
+    a draft."""
     if not pairs:
         return {}
     table = Statement._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT s.partner_id, s.currency, max(s.month) FROM {table} s "
+            f"SELECT DISTINCT ON (s.partner_id, s.currency) s.partner_id, s.currency, s.month, "
+            f"s.carried_forward FROM {table} s "
             "JOIN unnest(%s::bigint[], %s::text[]) AS w(partner_id, currency) "
             "ON s.partner_id = w.partner_id AND s.currency = w.currency "
-            "WHERE s.status <> %s GROUP BY 1, 2",
+            "WHERE s.status <> %s ORDER BY s.partner_id, s.currency, s.month DESC",
             [[p for p, _ in pairs], [c for _, c in pairs], StatementStatus.DRAFT],
         )
-        return {(p, c): month for p, c, month in cursor.fetchall()}
+        return {(p, c): (month, carried) for p, c, month, carried in cursor.fetchall()}
 
 
 def _draft_statements(wanted: set[Key]) -> dict[Key, int]:
@@ -146,10 +200,10 @@ def _draft_statements(wanted: set[Key]) -> dict[Key, int]:
     result: dict[Key, int] = {}
     # Never behind an approved statement: the balance chains month to month, so an entry of a
     # month before the partner's latest approved statement goes to the first draft after it.
-    approved_until = _latest_approved({(p, c) for p, c, _ in wanted})
+    approved = _latest_approved({(p, c) for p, c, _ in wanted})
     frontier = {}  # wanted key → month tried now
     for key in wanted:
-        latest = approved_until.get((key[0], key[1]))
+        latest = approved[(key[0], key[1])][0] if (key[0], key[1]) in approved else None
         start = key[2] if latest is None or key[2] > latest else next_month(latest)
         frontier[key] = (key[0], key[1], start)
     for _ in range(240):  # 20 years of approved statements ahead of an entry is plenty
@@ -159,8 +213,11 @@ def _draft_statements(wanted: set[Key]) -> dict[Key, int]:
         found = _locked_statements(candidates)
         missing = [key for key in candidates if key not in found]
         if missing:
-            _create_statements(missing)
-            found.update(_locked_statements(missing))
+            found.update(_create_statements(missing, approved))
+            # Created meanwhile by a concurrent posting (committed): lock those.
+            raced = [key for key in missing if key not in found]
+            if raced:
+                found.update(_locked_statements(raced))
         later = {}
         for key, tried in frontier.items():
             statement_id, status = found[tried]
@@ -182,10 +239,21 @@ def _quoted(value: object) -> str:
 def _array_literal(values: list, *, text: bool = False) -> str:
     """An array literal ('{1.50,NULL}', '{"a \\"b\\"",NULL}'): psycopg's per-value dumping of
     Python lists is the slow part of a month-end insert; a Decimal's, int's or date's str() is
-    exactly its value."""
-    if text:
-        return "{" + ",".join(_quoted(v) for v in values) + "}"
-    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+    exactly its value. Columns without NULLs (and, for text, without quotes or backslashes — all
+    but rare descriptions) are joined in one go."""
+    if None in values:
+        if values.count(None) == len(values):
+            return "{" + ",".join(["NULL"] * len(values)) + "}"
+        if text:
+            return "{" + ",".join(_quoted(v) for v in values) + "}"
+        return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+    texts = list(map(str, values))
+    if not text:
+        return "{" + ",".join(texts) + "}"
+    raw = "".join(texts)
+    if '"' in raw or "\\" in raw:
+        return "{" + ",".join(map(_quoted, texts)) + "}"
+    return '{"' + '","'.join(texts) + '"}'
 
 
 def _insert_sql() -> str:
@@ -252,11 +320,26 @@ def post_rows(rows: Sequence[tuple]) -> int:
     unique: dict[str, tuple] = {}
     for row in rows:
         unique.setdefault(row[_KEY_AT], row)
-    batch = list(unique.values())
     with transaction.atomic():
+        # Facts already posted (a re-run) need no statement work at all; ON CONFLICT below still
+        # settles a key posted concurrently after this look.
+        posted = _posted_keys(list(unique))
+        batch = [row for key, row in unique.items() if key not in posted]
+        if not batch:
+            return 0
         drafts = _draft_statements({(r[_PARTNER_AT], r[_CURRENCY_AT], r[_MONTH_AT]) for r in batch})
         statements = [drafts[(r[_PARTNER_AT], r[_CURRENCY_AT], r[_MONTH_AT])] for r in batch]
         return _insert(batch, statements)
+
+
+def _posted_keys(keys: list[str]) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT source_key FROM {LedgerEntry._meta.db_table} "
+            "WHERE source_key = ANY(%s::text[])",
+            [_array_literal(keys, text=True)],
+        )
+        return {key for (key,) in cursor}
 
 
 def post_entries(entries: Sequence[LedgerEntry]) -> int:

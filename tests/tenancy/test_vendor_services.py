@@ -4,6 +4,7 @@ each writes its audit row, and a rejected call creates nothing."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
@@ -297,6 +298,22 @@ def test_a_cloned_schema_keeps_foreign_keys_inside_itself(vendor_a):
         referenced = sorted(row[0] for row in cursor.fetchall())
     assert referenced
     assert all(name.startswith(f"{vendor_a.schema}.") for name in referenced), referenced
+
+
+def test_a_cloned_schema_keeps_the_templates_storage_parameters(vendor_a):
+    def options(schema: str) -> dict[str, list[str]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, reloptions FROM pg_class WHERE relnamespace = %s::regnamespace "
+                "AND relkind = 'r' AND reloptions IS NOT NULL",
+                [schema],
+            )
+            return dict(cursor.fetchall())
+
+    template = options(settings.TENANT_BASE_SCHEMA)
+    # Statements are updated in place at every posting: room on each page for HOT updates.
+    assert template["incentives_statement"] == ["fillfactor=50"]
+    assert options(vendor_a.schema) == template
 
 
 def triggers_in(schema: str) -> list[tuple[str, str, str]]:
