@@ -56,6 +56,13 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute=7, hour=8),
         "args": ("partners.tasks.remind_agreement_reacceptance",),
     },
+    "resume-pending-charges": {
+        # Charges whose task was lost or gave up while Stripe was unreachable (exactly once: the
+        # re-run finds a PaymentIntent an earlier run created by its metadata).
+        "task": "tenancy.tasks.fan_out_to_vendors",
+        "schedule": crontab(minute="*/15"),
+        "args": ("payments.tasks.resume_pending_charges",),
+    },
     "retry-failed-payments": {
         # Daily dunning retries (PAYMENT_DUNNING_DAYS after the first failure), in the morning UTC.
         "task": "tenancy.tasks.fan_out_to_vendors",

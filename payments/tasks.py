@@ -5,7 +5,7 @@ killed half-way gets the task redelivered and the re-run finds what the first ru
 
 from celery import shared_task
 
-from payments.services.charges import payment_charge
+from payments.services.charges import payment_charge, payments_resume
 from payments.services.dunning import payments_retry_due
 from payments.services.notifications import send_payment_failed_email
 from payments.services.refunds import refund_execute
@@ -24,6 +24,12 @@ from payments.stripe_api import TRANSIENT_ERRORS
 )
 def charge_payment(payment_id: int) -> str:
     return payment_charge(payment_id=payment_id)
+
+
+@shared_task(name="payments.tasks.resume_pending_charges", acks_late=True)
+def resume_pending_charges() -> list[int]:
+    """Beat (per vendor): charge again the attempts left pending (lost task, retries spent)."""
+    return payments_resume()
 
 
 @shared_task(name="payments.tasks.execute_refund", acks_late=True)

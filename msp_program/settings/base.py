@@ -226,6 +226,9 @@ PAYOUTS_STRIPE_SECRET_KEY = env(
     "PAYOUTS_STRIPE_SECRET_KEY", default=env("STRIPE_SECRET_KEY", default="")
 )
 STRIPE_CONNECT_API_BASE = env("STRIPE_CONNECT_API_BASE", default="https://api.stripe.com")
+# The beat job charges again Stripe attempts still pending this long after they last moved (the
+# task was lost, or its retries ran out while Stripe was unreachable: about 4 hours of backoff).
+PAYMENT_RESUME_AFTER_MINUTES = env.int("PAYMENT_RESUME_AFTER_MINUTES", default=300)
 # The beat job re-runs pending/sending payouts older than this (a run interrupted half way).
 PAYOUT_RESUME_AFTER_MINUTES = env.int("PAYOUT_RESUME_AFTER_MINUTES", default=10)
 USAGE_IMPORT_MAX_BYTES = env.int("USAGE_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)

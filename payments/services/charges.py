@@ -61,7 +61,9 @@ __all__ = [
     "max_attempts",
     "payment_charge",
     "payment_settle",
+    "payments_resume",
     "payments_start_for_period",
+    "payments_to_resume",
 ]
 
 logger = logging.getLogger(__name__)
@@ -160,6 +162,32 @@ def payments_start_for_period(*, period_id: int) -> list[int]:
         after={"charges": len(ids), "paid_as_zero": zero, "awaiting_bank_transfer": manual},
     )
     dispatch_charges(ids)
+    return ids
+
+
+def payments_to_resume(*, now: datetime.datetime | None = None) -> list[int]:
+    """Stripe attempts still pending PAYMENT_RESUME_AFTER_MINUTES after they last moved: their
+    task was lost (a broker restart) or gave up retrying while Stripe was unreachable. The beat
+    job charges them again; exactly once still holds (the re-run looks for the PaymentIntent an
+    earlier run may have created before creating one)."""
+    now = now or timezone.now()
+    stale = now - datetime.timedelta(minutes=settings.PAYMENT_RESUME_AFTER_MINUTES)
+    return list(
+        Payment.objects.filter(
+            kind=PaymentKind.STRIPE, status=PaymentStatus.PENDING, updated_at__lt=stale
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def payments_resume(*, now: datetime.datetime | None = None) -> list[int]:
+    """Beat (per vendor): dispatch the charge task again for `payments_to_resume`."""
+    ids = payments_to_resume(now=now)
+    if ids:
+        logger.warning("payments: resuming %d stale pending charge(s): %s", len(ids), ids)
+    with transaction.atomic():
+        dispatch_charges(ids)
     return ids
 
 

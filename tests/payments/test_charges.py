@@ -311,3 +311,53 @@ def test_stripe_unreachable_leaves_the_attempt_for_the_task_retry_which_charges_
         assert payment_charge(payment_id=payment.pk) == PaymentStatus.SUCCEEDED
         assert len(intents_of_attempt(payment.pk)) == 1
         assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.PAID
+
+
+def test_a_charge_left_pending_is_resumed_by_the_beat_job_and_charged_once(
+    vendor_a, stripe_on, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    """The task was lost after Stripe accepted the charge (or its retries ran out): the beat
+    sweep picks the stale attempt up, and its re-run finds the PaymentIntent instead of
+    charging again."""
+    import datetime
+
+    from django.utils import timezone
+
+    from msp_program.beat_schedule import BEAT_SCHEDULE
+    from payments import tasks
+
+    with schema_context(vendor_a.schema):
+        partner = billing_partner()
+        save_method(partner)
+        invoice = draft_invoice(partner, "40.00")
+        finalize()
+        payment = Payment.objects.get(invoice=invoice)
+        real_record = charges.record_outcome
+
+        def die(*args, **kwargs):
+            raise SystemExit("worker killed after Stripe accepted the charge")
+
+        monkeypatch.setattr(charges, "record_outcome", die)
+        with pytest.raises(SystemExit):
+            payment_charge(payment_id=payment.pk)
+        monkeypatch.setattr(charges, "record_outcome", real_record)
+
+        settings.PAYMENT_RESUME_AFTER_MINUTES = 300
+        now = timezone.now()
+        assert charges.payments_to_resume(now=now) == []  # moved just now: its retry may come
+        later = now + datetime.timedelta(minutes=301)
+        assert charges.payments_to_resume(now=later) == [payment.pk]
+
+        sent = []
+        monkeypatch.setattr(tasks.charge_payment, "delay", sent.append)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert charges.payments_resume(now=later) == [payment.pk]
+        assert sent == [payment.pk]
+
+        assert payment_charge(payment_id=payment.pk) == PaymentStatus.SUCCEEDED  # the task body
+        assert len(intents_of_attempt(payment.pk)) == 1
+        assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.PAID
+        # Settled: nothing left for the sweep.
+        assert charges.payments_to_resume(now=later) == []
+    entry = BEAT_SCHEDULE["resume-pending-charges"]
+    assert entry["args"] == ("payments.tasks.resume_pending_charges",)
