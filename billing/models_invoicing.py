@@ -220,13 +220,25 @@ class InvoiceLine(models.Model):
     # are never deleted (price plans are versioned: a revision adds a version with new charges,
     # old ones stay; meters have no delete service), so the check could never fail — it only
     # cost a deferred key lookup per line at commit. PROTECT still guards deletes made through
-    # the ORM. Invoice and client keep their constraints.
+    # the ORM. Invoice and client are checked set-based instead of per line (migration 0011):
+    # statement-level triggers look up the distinct invoices and clients of each insert or
+    # update of lines (a COPY of 150,000 lines: ~0.15 s, against ~2.5 s of per-line foreign-key
+    # checks, which also share-lock every client row), and refuse deleting an invoice or a
+    # client that lines still refer to.
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.CASCADE, related_name="lines", db_index=False
+        Invoice,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,
+        db_constraint=False,
     )
     position = models.PositiveIntegerField()
     client = models.ForeignKey(
-        "partners.Client", on_delete=models.PROTECT, related_name="+", db_index=False
+        "partners.Client",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     charge = models.ForeignKey(
         "billing.Charge",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
@@ -203,3 +204,52 @@ def test_line_and_invoice_arithmetic_checks(world):
         lambda: Invoice.objects.filter(pk=draft.pk).update(total=D("1.00")),
         "billing_invoice_total_adds_up",
     )
+
+
+def test_lines_must_refer_to_an_existing_invoice_and_client(world):
+    """Checked per statement by triggers (migration 0011), for COPY as for INSERT and UPDATE."""
+    draft, client = world["draft"], world["client"]
+    before = rows(draft)
+    line = InvoiceLine.objects.filter(invoice=draft).values().get()
+    columns = [c for c in line if c != "id"]
+    copied = [{**line, "position": 2, "client_id": 10**9}, {**line, "position": 3}]
+    for bad, message in (
+        ({"client_id": 10**9}, f"refers to client {10**9}, which does not exist"),
+        ({"invoice_id": 10**9}, f"refers to invoice {10**9}, which does not exist"),
+    ):
+        refused(lambda bad=bad: InvoiceLine.objects.filter(invoice=draft).update(**bad), message)
+
+    def copy_in() -> None:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                f"COPY billing_invoiceline ({', '.join(columns)}) FROM STDIN"
+            ) as copy,
+        ):
+            for row in copied:
+                copy.write_row([row[c] if c != "tiers" else "[]" for c in columns])
+
+    # Rating writes lines with COPY through the raw psycopg cursor: psycopg's own error class.
+    with pytest.raises(psycopg.errors.ForeignKeyViolation) as caught, transaction.atomic():
+        copy_in()
+    assert f"refers to client {10**9}, which does not exist" in str(caught.value)
+    assert rows(draft) == before
+    assert client.pk == line["client_id"]
+
+
+def test_an_invoice_or_client_that_lines_refer_to_cannot_be_deleted(world):
+    draft, client = world["draft"], world["client"]
+    before = rows(draft)
+    refused(
+        lambda: Invoice.objects.filter(pk=draft.pk)._raw_delete(connection.alias),
+        "still has lines",
+    )
+    refused(
+        lambda: type(client).objects.filter(pk=client.pk)._raw_delete(connection.alias),
+        "is billed on invoice lines and cannot be deleted",
+    )
+    assert rows(draft) == before
+    # Lines first, then the invoice: what re-rating does.
+    InvoiceLine.objects.filter(invoice=draft).delete()
+    Invoice.objects.filter(pk=draft.pk).delete()
+    assert not Invoice.objects.filter(pk=draft.pk).exists()
