@@ -19,7 +19,7 @@ from rest_framework import serializers
 from billing.enums import Aggregation, ChargeModel, SeatCountingRule
 from billing.models import Charge, ChargeTier, Meter, PricePlan, PricePlanVersion
 from billing.services.catalog import currency_decimals
-from partners.api.serializers import StrictInputSerializer
+from core.api.inputs import DecimalStringField, StrictInputSerializer
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-01)?$")
 DECIMAL_STRING = {"type": "string", "format": "decimal", "example": "0.05"}
@@ -210,8 +210,8 @@ class PricePlanVersionSerializer(serializers.Serializer):
 # --- input -----------------------------------------------------------------------------------
 
 
-def _decimal_input(help_text: str, **kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=18, decimal_places=6, help_text=help_text, **kwargs)
+def _decimal_input(help_text: str, **kwargs: Any) -> DecimalStringField:
+    return DecimalStringField(max_digits=18, decimal_places=6, help_text=help_text, **kwargs)
 
 
 class MeterCreateSerializer(StrictInputSerializer):

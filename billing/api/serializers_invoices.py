@@ -17,8 +17,8 @@ from rest_framework import serializers
 
 from billing.api.serializers import DECIMAL_STRING, MonthField, price_text
 from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from core.api.inputs import DecimalStringField, StrictInputSerializer
 from core.money import minor_units
-from partners.api.serializers import StrictInputSerializer
 
 
 def money_text(value: Decimal, currency: str) -> str:
@@ -240,7 +240,7 @@ _CREDIT_NOTE_OUTPUT = frozenset(CreditNoteSerializer.Meta.fields) - {"invoice", 
 
 class CreditLineInputSerializer(StrictInputSerializer):
     invoice_line = serializers.IntegerField(help_text="The id of a line of the invoice.")
-    amount = serializers.DecimalField(
+    amount = DecimalStringField(
         max_digits=18,
         decimal_places=4,
         help_text="Before tax; at most what is left of the line's net amount.",
@@ -263,7 +263,7 @@ class CreditNoteCreateSerializer(StrictInputSerializer):
         allow_empty=False,
         help_text="Credit these lines; or give `amount` instead.",
     )
-    amount = serializers.DecimalField(
+    amount = DecimalStringField(
         max_digits=18,
         decimal_places=4,
         required=False,

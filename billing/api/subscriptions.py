@@ -21,10 +21,10 @@ from billing.api.views import service_errors
 from billing.models import PricePlan, SeatQuantityChange, Subscription
 from billing.services.subscriptions import subscription_change_quantity, subscription_create
 from core.actors import Actor
+from core.api.inputs import StrictInputSerializer
 from core.api.pagination import CursorPagination
 from partners.api.filters import IdFilter
 from partners.api.scoping import PartnerScopedViewSet
-from partners.api.serializers import StrictInputSerializer
 from partners.api.views import field_error, problems
 from partners.models import Client
 

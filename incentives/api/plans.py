@@ -19,9 +19,9 @@ from rest_framework.response import Response
 from billing.api.serializers import MonthField
 from billing.models import Product
 from core.actors import Actor
+from core.api.inputs import StrictInputSerializer
 from core.api.pagination import CursorPagination
 from core.api.views import ApiViewSet
-from partners.api.serializers import StrictInputSerializer
 from partners.api.views import field_error, problems
 from partners.services.partners import today_for_vendor
 

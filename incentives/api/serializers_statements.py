@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from billing.api.serializers import MonthField
 from billing.api.serializers_invoices import MoneyField, money_text
-from partners.api.serializers import StrictInputSerializer
+from core.api.inputs import StrictInputSerializer
 
 from ..models import LedgerEntry, Payout, Statement, StatementDispute
 

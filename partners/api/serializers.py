@@ -8,12 +8,11 @@ a read-only field (`tier`, `created_at`) answers 400 instead of being silently i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail
 
+from core.api.inputs import StrictInputSerializer
 from partners.enums import ClientStatus, PartnerStatus
 from partners.models import Client, Partner, Tier, Track
 
@@ -146,34 +145,6 @@ class ProblemSerializer(serializers.Serializer):
 
 
 # --- input -----------------------------------------------------------------------------------
-
-
-class StrictInputSerializer(serializers.Serializer):
-    """Refuses fields it does not declare (unknown or read-only ones) with a field error."""
-
-    # Output fields callers may echo back; they get a clearer message than a plain unknown one.
-    read_only_names: frozenset[str] = frozenset()
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        errors: dict[str, list[ErrorDetail]] = {}
-        if isinstance(data, Mapping):
-            for name in sorted(set(data) - set(self.fields)):
-                message = (
-                    "This field is read-only."
-                    if name in self.read_only_names
-                    else "Unknown field, or one that cannot be set here."
-                )
-                errors[name] = [ErrorDetail(message, code="unknown_field")]
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if not isinstance(exc.detail, dict):
-                raise
-            errors = {**errors, **exc.detail}
-            value = None
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
 
 
 _PARTNER_OUTPUT = frozenset(PartnerSerializer.Meta.fields)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from billing.api.serializers_invoices import MoneyField
-from partners.api.serializers import StrictInputSerializer
+from core.api.inputs import DecimalStringField, StrictInputSerializer
 
 from ..enums import PaymentKind, PaymentStatus
 from ..models import Payment
@@ -54,7 +54,7 @@ _OUTPUT = frozenset(PaymentSerializer.Meta.fields) - {"invoice", "amount", "refe
 class ManualPaymentSerializer(StrictInputSerializer):
     read_only_names = _OUTPUT
     invoice = serializers.IntegerField(help_text="The id of an open or payment-failed invoice.")
-    amount = serializers.DecimalField(
+    amount = DecimalStringField(
         max_digits=18,
         decimal_places=4,
         help_text="What arrived; at most the invoice's outstanding amount. The invoice is paid "

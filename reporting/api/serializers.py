@@ -15,7 +15,7 @@ from rest_framework import serializers
 
 from billing.api.serializers import NULLABLE_DECIMAL_STRING, MonthField
 from billing.api.serializers_invoices import money_text
-from partners.api.serializers import StrictInputSerializer
+from core.api.inputs import StrictInputSerializer
 from reporting.enums import ResalePriceKind
 from reporting.margin import ClientMargin, Figures, MonthMargin
 from reporting.models import ResalePrice

@@ -374,6 +374,17 @@ def test_price_plan_effective_from_defaults_to_this_month(world):
             ],
         ),
         (
+            # Decimals are strings (a float is not read as one).
+            lambda b: b["charges"][0].update(unit_price=3.5),
+            [
+                {
+                    "field": "charges[0].unit_price",
+                    "code": "not_a_string",
+                    "message": 'Give it as a decimal string, e.g. "12.50".',
+                }
+            ],
+        ),
+        (
             lambda b: b.update(effective_from="March"),
             [
                 {

@@ -409,6 +409,14 @@ EITHER = (
             {"invoice": "SEPT", "reason": "x", "amount": "ten"},
             [("amount", "A valid number is required.")],
         ),
+        (
+            {"invoice": "SEPT", "reason": "x", "amount": 1.5},
+            [("amount", 'Give it as a decimal string, e.g. "12.50".')],
+        ),
+        (
+            {"invoice": "SEPT", "reason": "x", "lines": [{"invoice_line": 1, "amount": 0.1}]},
+            [("lines[0].amount", 'Give it as a decimal string, e.g. "12.50".')],
+        ),
     ],
 )
 def test_input_errors(world, keys, payload, errors):

@@ -48,6 +48,9 @@ GOOD = {"amount": "10.00", "received_on": "2026-11-10", "reference": "R1"}
         (json.dumps({**GOOD, "invoice": "@inv", "amount": 1e400}), None),  # not JSON: Infinity
         (json.dumps({**GOOD, "invoice": "@inv", "amount": "-5"}), "amount"),
         (json.dumps({**GOOD, "invoice": "@inv", "amount": {"x": 1}}), "amount"),
+        # Decimals are strings: a JSON number with a fraction is refused, not read as a float.
+        (json.dumps({**GOOD, "invoice": "@inv", "amount": 10.5}), "decimal string"),
+        (json.dumps({**GOOD, "invoice": "@inv", "amount": True}), "decimal string"),
         (json.dumps({**GOOD, "invoice": "@inv", "received_on": "2026-13-40"}), "received_on"),
         (json.dumps({**GOOD, "invoice": "@inv", "received_on": 5}), "received_on"),
         (json.dumps({**GOOD, "invoice": "@inv", "received_on": "9999-12-31"}), "received_on"),

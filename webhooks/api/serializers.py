@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail
+
+from core.api.inputs import StrictInputSerializer
 
 from ..enums import DeliveryStatus, WebhookEventType
 from ..models import WebhookDelivery, WebhookEndpoint
@@ -46,29 +44,7 @@ class IssuedWebhookEndpointSerializer(WebhookEndpointSerializer):
         read_only_fields = fields
 
 
-class _StrictInput(serializers.Serializer):
-    """Refuses fields it does not declare, with a field error each."""
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        errors: dict[str, list[ErrorDetail]] = {}
-        if isinstance(data, Mapping):
-            for name in sorted(set(data) - set(self.fields)):
-                errors[name] = [
-                    ErrorDetail("Unknown field, or one that cannot be set.", code="unknown_field")
-                ]
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if not isinstance(exc.detail, dict):
-                raise
-            errors = {**errors, **exc.detail}
-            value = None
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
-
-
-class WebhookEndpointCreateSerializer(_StrictInput):
+class WebhookEndpointCreateSerializer(StrictInputSerializer):
     url = serializers.CharField(max_length=2000, help_text="An http(s) URL that accepts POSTs.")
     description = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""
@@ -80,7 +56,7 @@ class WebhookEndpointCreateSerializer(_StrictInput):
     )
 
 
-class WebhookEndpointUpdateSerializer(_StrictInput):
+class WebhookEndpointUpdateSerializer(StrictInputSerializer):
     url = serializers.CharField(max_length=2000, required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     event_types = serializers.ListField(
