@@ -14,9 +14,9 @@ authentication, throttling and `billing.ingest`. Every answer must be 200 with `
 no duplicates and nothing rejected; anything else stops the run (failures are not speed).
 
 Baseline: psycopg COPY of the same rows (the columns ingest writes: event_id, partner_id,
-client_id, meter_id, quantity, timestamp, properties; received_at by its default) into the same
-table `billing_usageevent` of the tenant's schema, from this process over one connection
-(`--copy-connections`), one COPY per batch of 1,000, each committed.
+client_id, meter_id, quantity, timestamp, properties, unique_value; received_at by its default)
+into the same table `billing_usageevent` of the tenant's schema, from this process over one
+connection (`--copy-connections`), one COPY per batch of 1,000, each committed.
 
 Both sides get the same events (client, meter, quantity, timestamp, properties) with fresh event
 ids of their own (`h-<uuid>` and `c-<uuid>`), so neither ever meets a conflict. Request bodies and
@@ -72,7 +72,7 @@ METERS = [
     ("api_calls", "API calls", "call", "sum", ""),
     ("devices", "Devices", "device", "unique_count", "device_id"),
 ]
-COLUMNS = "event_id, partner_id, client_id, meter_id, quantity, timestamp, properties"
+COLUMNS = "event_id, partner_id, client_id, meter_id, quantity, timestamp, properties, unique_value"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -180,6 +180,8 @@ class Batches:
                         quantity,
                         at,
                         orjson.dumps(properties).decode(),
+                        # what ingest copies out for the unique_count meter
+                        properties["device_id"] if meter == "devices" else None,
                     )
                 )
                 self.quantity += quantity

@@ -338,7 +338,7 @@ def _fill_events(world: World, client0: int, partner0: int, per_partner: int, me
             f"""
             INSERT INTO {table}
                 (event_id, partner_id, client_id, meter_id, quantity, timestamp, properties,
-                 received_at)
+                 unique_value, received_at)
             SELECT 'ev-' || i, %(partner0)s + k / %(per_partner)s, %(client0)s + k,
                    CASE WHEN (j + k / 2) %% 2 = 0 THEN %(storage)s
                         WHEN k %% 2 = 0 THEN %(devices)s ELSE %(api_calls)s END,
@@ -347,6 +347,9 @@ def _fill_events(world: World, client0: int, partner0: int, per_partner: int, me
                    CASE WHEN (j + k / 2) %% 2 = 1 AND k %% 2 = 0
                         THEN jsonb_build_object('device_id', 'dev-' || (j / 2) %% %(devices_n)s)
                         ELSE '{{}}'::jsonb END,
+                   -- what ingest copies out of properties->>'device_id' for the devices meter
+                   CASE WHEN (j + k / 2) %% 2 = 1 AND k %% 2 = 0
+                        THEN 'dev-' || (j / 2) %% %(devices_n)s END,
                    %(start)s + (i - 1) * %(step)s * interval '1 second'
             FROM generate_series(1, %(n)s) AS i,
                  LATERAL (SELECT (i * 7919::bigint) %% %(clients)s AS k, i / %(clients)s AS j) x

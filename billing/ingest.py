@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from partners.models import Client, Partner
 
+from .enums import Aggregation
 from .models import Meter
 from .models_usage import QUANTITY_DIGITS, UsageEvent
 from .services.periods import late_usage_note, latest_closed_end
@@ -274,9 +275,15 @@ def ingest_batch(items: list[Any], *, caller_partner_id: int | None) -> IngestRe
             "pk", "external_id", "partner_id", "partner__external_id"
         ):
             clients.setdefault(external_id, []).append((pk, partner_id, partner_external_id))
-    # Query 2: the meters.
+    # Query 2: the meters, with the property a unique_count meter counts (copied to the event's
+    # unique_value by the insert).
     codes = {item.meter for item in checked}
-    meters = dict(Meter.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
+    meters: dict[str, tuple[int, str | None]] = {}
+    if codes:
+        for code, pk, kind, unique_property in Meter.objects.filter(code__in=codes).values_list(
+            "code", "pk", "aggregation", "unique_property"
+        ):
+            meters[code] = (pk, unique_property if kind == Aggregation.UNIQUE_COUNT else None)
 
     rows_by_event: dict[str, tuple] = {}
     duplicates_in_batch = 0
@@ -292,7 +299,7 @@ def ingest_batch(items: list[Any], *, caller_partner_id: int | None) -> IngestRe
         if match is None:
             where = f" of partner {item.partner!r}" if item.partner is not None else ""
             errors.append(_error("client", "not_found", f"No client {item.client!r}{where}."))
-        meter_id = meters.get(item.meter)
+        meter_id, unique_property = meters.get(item.meter, (None, None))
         if meter_id is None:
             errors.append(_error("meter", "not_found", f"No meter with code {item.meter!r}."))
         if errors:
@@ -308,6 +315,7 @@ def ingest_batch(items: list[Any], *, caller_partner_id: int | None) -> IngestRe
                 item.quantity,
                 item.timestamp,
                 orjson.dumps(item.properties).decode(),
+                unique_property,
             )
 
     inserted = _insert(list(rows_by_event.values()), now) if rows_by_event else 0
@@ -321,12 +329,14 @@ def ingest_batch(items: list[Any], *, caller_partner_id: int | None) -> IngestRe
 
 
 _TABLE = UsageEvent._meta.db_table
-# One parameter: [[event_id, partner_id, client_id, meter_id, "quantity", "timestamp", {…}], …]
+# One parameter: [[event_id, partner_id, client_id, meter_id, "quantity", "timestamp", {…},
+# unique property or null], …]. The unique value is read from the stored properties by the same
+# operator rating used to apply to them (`properties->>name`), so it is the very same text.
 _INSERT = f"""
     INSERT INTO {_TABLE} (event_id, partner_id, client_id, meter_id, quantity, timestamp,
-                          properties)
+                          properties, unique_value)
     SELECT e->>0, (e->>1)::bigint, (e->>2)::bigint, (e->>3)::bigint, (e->>4)::numeric,
-           (e->>5)::timestamptz, e->6
+           (e->>5)::timestamptz, e->6, (e->6)->>(e->>7)
     FROM jsonb_array_elements(%s::jsonb) AS e
     ORDER BY 1
     ON CONFLICT (event_id) DO NOTHING
@@ -340,7 +350,10 @@ def _insert(rows: list[tuple], now: datetime.datetime) -> int:
     the same transaction — checked only when the batch reaches back that far (one small query)."""
     # quantity as a string (numeric, exactly); properties are JSON text already.
     document = orjson.dumps(
-        [(e, p, c, m, str(q), t, orjson.Fragment(props)) for e, p, c, m, q, t, props in rows]
+        [
+            (e, p, c, m, str(q), t, orjson.Fragment(props), unique)
+            for e, p, c, m, q, t, props, unique in rows
+        ]
     ).decode()
     with transaction.atomic(), connection.cursor() as cursor:
         closed_until = latest_closed_end()
@@ -349,3 +362,19 @@ def _insert(rows: list[tuple], now: datetime.datetime) -> int:
         if closed_until is not None and min(row[5] for row in rows) < closed_until:
             late_usage_note([r for r in written if r[1] < closed_until], now=now)
         return len(written)
+
+
+def unique_values_fill() -> int:
+    """For bulk loads that bypass `ingest_batch` (the demo's COPY of its history): give the events
+    of unique_count meters their `unique_value` as ingest would. Returns the rows it filled."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {_TABLE} e SET unique_value = e.properties ->> m.unique_property
+            FROM {Meter._meta.db_table} m
+            WHERE m.id = e.meter_id AND m.aggregation = %s AND e.unique_value IS NULL
+              AND e.properties ? m.unique_property
+            """,
+            [Aggregation.UNIQUE_COUNT],
+        )
+        return cursor.rowcount

@@ -33,6 +33,11 @@ class UsageEvent(models.Model):
     quantity = models.DecimalField(**QUANTITY_DIGITS)
     timestamp = models.DateTimeField()
     properties = models.JSONField(default=dict, blank=True)
+    # For a unique_count meter's events: `properties->>(the meter's unique property)`, copied out
+    # by ingest (and rewritten when the meter's property changes), so that month-end rating
+    # counts distinct values from the rating index alone instead of reading every event's
+    # properties from the table. Null for other meters' events (and when the property is absent).
+    unique_value = models.TextField(null=True, blank=True)
     received_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -52,10 +57,10 @@ class UsageEvent(models.Model):
             # the key keep the grouping columns in the index, and the quantity included lets
             # sum, count and max meters be aggregated from the index alone (an index-only scan:
             # a chunk's events are spread over every page of the period, the index keeps them
-            # together).
+            # together); so does the unique value, for distinct counts.
             models.Index(
                 fields=["partner", "timestamp", "client", "meter"],
-                include=["quantity"],
+                include=["quantity", "unique_value"],
                 name="billing_usage_rating_q_idx",
             ),
             # The per-client usage page and running estimate (one client's meters over a month),

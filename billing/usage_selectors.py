@@ -154,7 +154,7 @@ def client_month_usage(
     sql = f"""
         SELECT meter_id, day, GROUPING(day) AS is_total, {case} AS quantity, COUNT(*)
         FROM (
-            SELECT meter_id, quantity, timestamp, event_id, properties,
+            SELECT meter_id, quantity, timestamp, event_id, properties, unique_value,
                    (timestamp AT TIME ZONE %s)::date AS day
             FROM {_TABLE}
             WHERE client_id = %s AND timestamp >= %s AND timestamp < %s

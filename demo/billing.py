@@ -34,7 +34,7 @@ from billing.closing.rate import (
     previous_month,
     vendor_timezone,
 )
-from billing.ingest import MAX_BATCH, ingest_batch
+from billing.ingest import MAX_BATCH, ingest_batch, unique_values_fill
 from billing.models import BillingPeriod, Meter, PricePlan, RatingChunk, Subscription, UsageEvent
 from billing.models_invoicing import PeriodStatus
 from billing.services.catalog import meter_create, price_plan_create, product_create
@@ -359,6 +359,7 @@ def _copy(events: Iterable[_Event]) -> int:
                     )
                 )
                 written += 1
+    unique_values_fill()  # what ingest copies out of unique_count meters' properties
     return written
 
 

@@ -208,6 +208,7 @@ _COLUMNS = {
     "timestamp": '"timestamp"',
     "event_id": "event_id",
     "properties": "properties",
+    "unique_value": "unique_value",
 }
 
 

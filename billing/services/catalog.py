@@ -16,10 +16,19 @@ from typing import Any
 
 from babel.numbers import is_currency
 from django.db import IntegrityError, transaction
+from django.db.models.fields.json import KeyTextTransform
 
 from billing.enums import TIERED_MODELS, Aggregation, ChargeModel, SeatCountingRule
 from billing.errors import BillingError
-from billing.models import Charge, ChargeTier, Meter, PricePlan, PricePlanVersion, Product
+from billing.models import (
+    Charge,
+    ChargeTier,
+    Meter,
+    PricePlan,
+    PricePlanVersion,
+    Product,
+    UsageEvent,
+)
 from core.actors import Actor
 from core.money import minor_units
 from core.services.audit import audit_record, audited_update, snapshot
@@ -301,7 +310,18 @@ def meter_update(*, meter: Meter, actor: Actor, **changes: Any) -> Meter:
             changed["product_id"] = product.pk if product is not None else None
         if changed:
             audited_update(locked, actor=actor, action="meter.updated", changes=changed)
+        if meaning:
+            _rewrite_unique_values(locked, aggregation, unique_property)
     return locked
+
+
+def _rewrite_unique_values(meter: Meter, aggregation: str, unique_property: str) -> None:
+    """The meter now counts another property (or no longer counts distinct values): its events'
+    `unique_value` follows, as ingest would have written it (see UsageEvent)."""
+    counted = unique_property if aggregation == Aggregation.UNIQUE_COUNT else ""
+    UsageEvent.objects.filter(meter=meter).update(
+        unique_value=KeyTextTransform(counted, "properties") if counted else None
+    )
 
 
 def _meter_billed_by_started_version(meter: Meter) -> bool:

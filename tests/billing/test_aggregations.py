@@ -78,18 +78,21 @@ def test_sql_fragments():
         "sum": ("COALESCE(SUM(quantity), 0)", ()),
         "count": ("COUNT(*)", ()),
         "max": ("COALESCE(MAX(quantity), 0)", ()),
-        "unique_count": ("COUNT(DISTINCT properties->>%s)", ("device",)),
+        # The value ingest copied out of properties->>'device' (an index column).
+        "unique_count": ("COUNT(DISTINCT unique_value)", ()),
         "latest": (
             "COALESCE((ARRAY_AGG(quantity ORDER BY timestamp DESC, "
             'event_id COLLATE "C" DESC))[1], 0)',
             (),
         ),
     }
-    columns = SqlColumns(quantity="e.qty", timestamp="e.ts", event_id="e.eid", properties="e.p")
+    columns = SqlColumns(
+        quantity="e.qty", timestamp="e.ts", event_id="e.eid", properties="e.p", unique_value="e.u"
+    )
     assert aggregation_for("latest").sql(columns).sql == (
         'COALESCE((ARRAY_AGG(e.qty ORDER BY e.ts DESC, e.eid COLLATE "C" DESC))[1], 0)'
     )
-    assert aggregation_for("unique_count", "x").sql(columns).sql == "COUNT(DISTINCT e.p->>%s)"
+    assert aggregation_for("unique_count", "x").sql(columns).sql == "COUNT(DISTINCT e.u)"
 
 
 def test_property_is_required_exactly_for_unique_count():

@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 from django.db import connection, connections
+from django.db.models.fields.json import KeyTextTransform
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -656,4 +657,69 @@ def test_the_openapi_schema_documents_the_endpoint(tmp_path):
         "accepted",
         "duplicates",
         "rejected",
+    }
+
+
+def test_a_unique_count_meters_events_keep_the_counted_value(world):
+    """Ingest copies properties->>(the meter's property) of unique_count meters into
+    `unique_value` (what rating counts, from its index) — the very text PostgreSQL renders —
+    and leaves it null for other meters and for events without the property."""
+    from billing.services.catalog import meter_update
+    from core.actors import Actor
+
+    with schema_context(world["tv"].schema):
+        Meter.objects.create(
+            code="devices",
+            name="Devices",
+            unit="device",
+            aggregation=Aggregation.UNIQUE_COUNT,
+            unique_property="device_id",
+        )
+    batch = [
+        event(1, meter="devices", properties={"device_id": "dev-42"}),
+        event(2, meter="devices", properties={"device_id": 42}),
+        event(3, meter="devices", properties={"device_id": 1.50, "site": "hq"}),
+        event(4, meter="devices", properties={"device_id": True}),
+        event(5, meter="devices", properties={"site": "hq"}),
+        event(6, meter="devices", properties={"device_id": None}),
+        event(7, meter="storage_gb", properties={"device_id": "dev-42"}),
+    ]
+    assert post(world["vendor"], batch).json()["accepted"] == 7
+
+    def values() -> dict:
+        with schema_context(world["tv"].schema):
+            return dict(UsageEvent.objects.values_list("event_id", "unique_value"))
+
+    assert values() == {
+        "evt-1": "dev-42",
+        "evt-2": "42",
+        "evt-3": "1.5",
+        "evt-4": "true",
+        "evt-5": None,
+        "evt-6": None,
+        "evt-7": None,
+    }
+    with schema_context(world["tv"].schema):
+        # Exactly what the database renders from the stored properties.
+        for event_id, value in values().items():
+            meter = UsageEvent.objects.get(event_id=event_id).meter
+            if meter.code == "devices":
+                rendered = UsageEvent.objects.filter(event_id=event_id).values_list(
+                    KeyTextTransform("device_id", "properties"), flat=True
+                )
+                assert [value] == list(rendered)
+        # The meter (billed by no plan) now counts sites: its events follow.
+        meter_update(
+            meter=Meter.objects.get(code="devices"),
+            actor=Actor.system("test"),
+            unique_property="site",
+        )
+    assert values() == {
+        "evt-1": None,
+        "evt-2": None,
+        "evt-3": "hq",
+        "evt-4": None,
+        "evt-5": "hq",
+        "evt-6": None,
+        "evt-7": None,
     }

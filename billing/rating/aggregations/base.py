@@ -20,6 +20,8 @@ class SqlColumns:
     timestamp: str = "timestamp"
     event_id: str = "event_id"
     properties: str = "properties"
+    # properties->>(the meter's unique property), kept by ingest for unique_count meters.
+    unique_value: str = "unique_value"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,10 +36,12 @@ class UniqueCountAggregation(Aggregation):
         values.discard(None)
         return Decimal(len(values))
 
+    # In SQL the value is the event's `unique_value`: ingest stores `properties->>property` of
+    # a unique_count meter's events there (and the meter's property cannot change while a price
+    # plan in effect bills it; when it changes, `meter_update` rewrites the column), so rating
+    # reads it from the rating index instead of every event's properties.
     def sql(self, columns: SqlColumns = SqlColumns()) -> SqlAggregate:  # noqa: B008
-        return SqlAggregate(
-            f"COUNT(DISTINCT {columns.properties}->>%s)", params=(self.unique_property,)
-        )
+        return SqlAggregate(f"COUNT(DISTINCT {columns.unique_value})")
 
     def distinct_values(self, columns: SqlColumns = SqlColumns()) -> SqlAggregate:  # noqa: B008
-        return SqlAggregate(f"{columns.properties}->>%s", params=(self.unique_property,))
+        return SqlAggregate(columns.unique_value)
