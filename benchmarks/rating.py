@@ -21,7 +21,8 @@ a subscription per client (alternating plans) with its initial seat quantity, an
 the middle of the month for every 10th. Then `--events` usage events in the month, generated in
 SQL (`INSERT … SELECT … generate_series`) in time order as ingest would store them — each client's
 events interleaved with everyone else's across the whole table — every client of its plan's two
-meters (clients and subscriptions are written with COPY). The usage table's indexes are built
+meters, device events with the `unique_value` ingest copies out of `properties->>'device_id'`
+(clients and subscriptions are written with COPY). The usage table's indexes are built
 after the load (its foreign-key triggers skipped for the load: the rows are valid by
 construction), then `VACUUM ANALYZE` (as autovacuum would leave it).
 
