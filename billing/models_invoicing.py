@@ -11,7 +11,9 @@ The database holds the invariants (migration 0004 adds the triggers):
   discounts (a deferred constraint trigger, checked at commit);
 - a finalized invoice (one with a number) never changes its figures, lines or number, and is never
   deleted; only its payment status moves on;
-- a line's net = amount − discount (check).
+- a line's net = amount − discount (check);
+- a line's invoice and client exist, and neither is deleted while lines refer to it (statement-
+  level triggers of migration 0011, in place of per-line foreign keys).
 """
 
 from __future__ import annotations

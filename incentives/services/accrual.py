@@ -249,15 +249,14 @@ def _accrual_entries(
     invoices: Sequence[InvoiceFacts],
     groups: dict[GroupKey, Decimal],
     plan: PlanRules,
-    *,
-    partners: dict[int, PartnerFacts] | None = None,
-    mrr: dict[tuple, Decimal] | None = None,
+    reads: _Reads | None = None,
 ) -> list[tuple]:
-    """The accrual rows of these invoices' groups. `partners` and `mrr` (of the invoices'
-    months) may be passed in when the caller has read them already."""
-    if partners is None:
+    """The accrual rows of these invoices' groups; `reads` when the caller has read the
+    partners' facts and MRR already."""
+    if reads is not None:
+        partners, mrr = reads.partners, reads.mrr
+    else:
         partners = _partners(i.partner_id for i in invoices)
-    if mrr is None:
         mrr = _mrr(sorted({i.month for i in invoices}), {i.partner_id for i in invoices})
     names = _product_names()
     by_id = {i.id: i for i in invoices}
@@ -312,7 +311,7 @@ def _accrual_entries(
                 rate,
                 multiplier,
                 f"Commission on {invoice.number}, {before}{basis}{after}"[:300],
-                f"acc:{invoice_id}:p{product_id or 0}",
+                acc_key(invoice_id, product_id),
                 invoice_id,
                 product_id,
                 None,
@@ -372,13 +371,7 @@ def period_accrue(*, period_id: int, actor: Actor = ACTOR) -> int:
                     "AND status NOT IN ('draft', 'void'))",
                     [period_id],
                 )
-            entries = _accrual_entries(
-                facts,
-                groups,
-                plan,
-                partners=reads.partners if reads else None,
-                mrr=reads.mrr if reads else None,
-            )
+            entries = _accrual_entries(facts, groups, plan, reads)
         if reads is not None:
             entries += _bonus_rows(month, partner_ids=None, paid_only=False, reads=reads)
         # Accruals and bonuses in one posting: one insert, one pass over the statements.

@@ -241,6 +241,8 @@ def _array_literal(values: list, *, text: bool = False) -> str:
     Python lists is the slow part of a month-end insert; a Decimal's, int's or date's str() is
     exactly its value. Columns without NULLs (and, for text, without quotes or backslashes — all
     but rare descriptions) are joined in one go."""
+    if not values:
+        return "{}"
     if None in values:
         if values.count(None) == len(values):
             return "{" + ",".join(["NULL"] * len(values)) + "}"

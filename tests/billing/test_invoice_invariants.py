@@ -208,7 +208,7 @@ def test_line_and_invoice_arithmetic_checks(world):
 
 def test_lines_must_refer_to_an_existing_invoice_and_client(world):
     """Checked per statement by triggers (migration 0011), for COPY as for INSERT and UPDATE."""
-    draft, client = world["draft"], world["client"]
+    draft = world["draft"]
     before = rows(draft)
     line = InvoiceLine.objects.filter(invoice=draft).values().get()
     columns = [c for c in line if c != "id"]
@@ -234,7 +234,6 @@ def test_lines_must_refer_to_an_existing_invoice_and_client(world):
         copy_in()
     assert f"refers to client {10**9}, which does not exist" in str(caught.value)
     assert rows(draft) == before
-    assert client.pk == line["client_id"]
 
 
 def test_an_invoice_or_client_that_lines_refer_to_cannot_be_deleted(world):

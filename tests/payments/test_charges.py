@@ -43,6 +43,19 @@ def ours(callbacks, module: str = "payments.services.charges") -> list:
     return [c for c in callbacks if c.__module__ == module]
 
 
+def killed_after_stripe_accepted(payment: Payment, monkeypatch) -> None:
+    """Run the charge task's body but kill the worker after Stripe accepted the charge and
+    before it was recorded (the seam `record_outcome`); the seam is restored afterwards."""
+
+    def die(*args, **kwargs):
+        raise SystemExit("worker killed after Stripe accepted the charge")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(charges, "record_outcome", die)
+        with pytest.raises(SystemExit):
+            payment_charge(payment_id=payment.pk)
+
+
 def test_saving_a_card_creates_the_customer_once_and_stores_the_method(vendor_a, stripe_on):
     with schema_context(vendor_a.schema):
         partner = billing_partner()
@@ -219,15 +232,7 @@ def test_a_worker_killed_between_the_charge_and_recording_it_never_charges_twice
         invoice = draft_invoice(partner, "40.00")
         finalize()
         payment = Payment.objects.get(invoice=invoice)
-
-        real_record = charges.record_outcome
-
-        def die(*args, **kwargs):
-            raise SystemExit("worker killed after Stripe accepted the charge")
-
-        monkeypatch.setattr(charges, "record_outcome", die)
-        with pytest.raises(SystemExit):
-            payment_charge(payment_id=payment.pk)
+        killed_after_stripe_accepted(payment, monkeypatch)
         payment.refresh_from_db()
         # Stripe charged; we recorded nothing but the call.
         assert (payment.status, payment.stripe_calls, payment.stripe_payment_intent_id) == (
@@ -237,7 +242,6 @@ def test_a_worker_killed_between_the_charge_and_recording_it_never_charges_twice
         )
         assert [i["status"] for i in intents_of_attempt(payment.pk)] == ["succeeded"]
 
-        monkeypatch.setattr(charges, "record_outcome", real_record)
         assert payment_charge(payment_id=payment.pk) == PaymentStatus.SUCCEEDED
         payment.refresh_from_db()
         [intent] = intents_of_attempt(payment.pk)  # still exactly one
@@ -332,15 +336,7 @@ def test_a_charge_left_pending_is_resumed_by_the_beat_job_and_charged_once(
         invoice = draft_invoice(partner, "40.00")
         finalize()
         payment = Payment.objects.get(invoice=invoice)
-        real_record = charges.record_outcome
-
-        def die(*args, **kwargs):
-            raise SystemExit("worker killed after Stripe accepted the charge")
-
-        monkeypatch.setattr(charges, "record_outcome", die)
-        with pytest.raises(SystemExit):
-            payment_charge(payment_id=payment.pk)
-        monkeypatch.setattr(charges, "record_outcome", real_record)
+        killed_after_stripe_accepted(payment, monkeypatch)
 
         settings.PAYMENT_RESUME_AFTER_MINUTES = 300
         now = timezone.now()
